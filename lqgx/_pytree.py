@@ -1,0 +1,27 @@
+"""Frozen dataclasses that are JAX pytrees (every field a leaf unless marked static)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+
+
+def pytree_dataclass(cls):
+    """Make ``cls`` a frozen dataclass registered as a pytree.
+
+    Fields declared with ``static_field()`` become auxiliary data (hashable, not traced).
+    """
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    fields = dataclasses.fields(cls)
+    data = [f.name for f in fields if not f.metadata.get("static", False)]
+    meta = [f.name for f in fields if f.metadata.get("static", False)]
+    return jax.tree_util.register_dataclass(cls, data_fields=data, meta_fields=meta)
+
+
+def static_field(**kwargs):
+    return dataclasses.field(metadata={"static": True}, **kwargs)
+
+
+def replace(obj, **changes):
+    return dataclasses.replace(obj, **changes)
