@@ -1,0 +1,51 @@
+"""Figures: cost curves (mean ± std over trials) and policy-step sizes, like thesis Fig. 6.1-6.4."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+
+def _batched(values) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return values.reshape(-1, values.shape[-1]) if values.ndim else values.reshape(1, 1)
+
+
+def plot_curves(results: dict, path, title: str = "") -> pathlib.Path:
+    """Plot ``history["cost"]`` (mean ± std over trials) and, when present, the max policy KL.
+
+    Args:
+        results: algorithm name -> ``Result`` (single or batched over trials).
+        path: PNG file to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    has_kl = any("kl" in r.history for r in results.values())
+    fig, axes = plt.subplots(1, 2 if has_kl else 1, figsize=(11 if has_kl else 6, 4),
+                             squeeze=False)
+    for name, result in results.items():
+        cost = _batched(result.history["cost"])
+        iterations = np.arange(1, cost.shape[1] + 1)
+        mean, std = np.nanmean(cost, 0), np.nanstd(cost, 0)
+        axes[0, 0].plot(iterations, mean, label=name)
+        axes[0, 0].fill_between(iterations, mean - std, mean + std, alpha=0.25)
+        if has_kl and "kl" in result.history:
+            kl = _batched(result.history["kl"])
+            axes[0, 1].plot(np.arange(1, kl.shape[1] + 1), np.nanmean(kl, 0), label=name)
+    axes[0, 0].set(xlabel="iteration", ylabel="expected cost (lower is better)", yscale="log",
+                   title=title)
+    axes[0, 0].legend()
+    if has_kl:
+        axes[0, 1].set(xlabel="iteration", ylabel="max_t KL(pi_new || pi_old) [nats]",
+                       title="policy step")
+        axes[0, 1].legend()
+    fig.tight_layout()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
