@@ -32,14 +32,15 @@ from lqgx.lq.types import (
     QuadraticFinalCost,
     QuadraticValue,
     cholesky,
+    cholesky_inverse,
     symmetrize,
 )
 
 __all__ = [
     "BoxQPOptions", "BoxQPSolution", "GaussianTrajectory", "LinearDynamics",
     "LinearGaussianPolicy", "QFunction", "QuadraticCost", "QuadraticFinalCost", "QuadraticValue",
-    "RiccatiSolution", "SoftSolution", "box_qp", "cholesky", "expected_cost", "gaussian_entropy",
-    "gaussian_kl", "negative_log_policy", "policy_entropy", "policy_kl", "propagate", "q_function",
-    "riccati_backward_pass", "shift_cost", "shift_final_cost", "soft_backward_pass", "symmetrize",
-    "weighted_sum",
+    "RiccatiSolution", "SoftSolution", "box_qp", "cholesky", "cholesky_inverse", "expected_cost",
+    "gaussian_entropy", "gaussian_kl", "negative_log_policy", "policy_entropy", "policy_kl",
+    "propagate", "q_function", "riccati_backward_pass", "shift_cost", "shift_final_cost",
+    "soft_backward_pass", "symmetrize", "weighted_sum",
 ]

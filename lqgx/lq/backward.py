@@ -29,6 +29,7 @@ from lqgx.lq.types import (
     QuadraticCost,
     QuadraticFinalCost,
     QuadraticValue,
+    cholesky_inverse,
     symmetrize,
 )
 
@@ -56,11 +57,6 @@ class RiccatiSolution:
     value: QuadraticValue
     expected_reduction: jax.Array
     ok: jax.Array
-
-
-def _cho_inverse(chol: jax.Array) -> jax.Array:
-    eye = jnp.eye(chol.shape[-1], dtype=chol.dtype)
-    return symmetrize(jax.scipy.linalg.cho_solve((chol, True), eye))
 
 
 def riccati_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: LinearDynamics,
@@ -116,7 +112,7 @@ def riccati_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: L
             K = K * sol.free[:, None].astype(dtype)
             chol = jnp.linalg.cholesky(Quu_reg)
             step_ok = sol.ok & jnp.all(jnp.isfinite(chol_free))
-        cov = _cho_inverse(chol)
+        cov = cholesky_inverse(chol)
         # Improved value update (Tassa 2012 eq. 11): unregularized Q with the regularized gains.
         vx_new = Q.qx + K.T @ Quu @ k + K.T @ Q.qu + Qux.T @ k
         Vxx_new = symmetrize(Qxx + K.T @ Quu @ K + K.T @ Qux + Qux.T @ K)
@@ -178,7 +174,7 @@ def soft_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: Line
         chol = jnp.linalg.cholesky(Q.Quu)
         k = -jax.scipy.linalg.cho_solve((chol, True), Q.qu)
         K = -jax.scipy.linalg.cho_solve((chol, True), Q.Qux)
-        Quu_inv = _cho_inverse(chol)
+        Quu_inv = cholesky_inverse(chol)
         log_det_Quu = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
         safe_tau = jnp.where(tau_t > 0, tau_t, 1.0)
         entropy_term = jnp.where(

@@ -22,6 +22,7 @@ from lqgx.lq.types import (
     QuadraticCost,
     QuadraticFinalCost,
     cholesky,
+    cholesky_inverse,
     symmetrize,
 )
 
@@ -63,9 +64,7 @@ def negative_log_policy(policy: LinearGaussianPolicy) -> QuadraticCost:
     """
     m = policy.k.shape[-1]
     chol = cholesky(policy.cov)
-    eye = jnp.broadcast_to(jnp.eye(m, dtype=policy.cov.dtype), policy.cov.shape)
-    precision = jax.vmap(jax.scipy.linalg.cho_solve)((chol, True), eye)
-    precision = symmetrize(precision)
+    precision = cholesky_inverse(chol)
     PK = precision @ policy.K
     Pk = jnp.einsum("tij,tj->ti", precision, policy.k)
     log_det = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)

@@ -149,3 +149,12 @@ def cholesky(cov: jax.Array) -> jax.Array:
     eye = jnp.eye(cov.shape[-1], dtype=cov.dtype)
     jitter = jitter_for(cov.dtype) * scale[..., None, None] * eye
     return jnp.linalg.cholesky(symmetrize(cov) + jitter)
+
+
+def cholesky_inverse(chol: jax.Array) -> jax.Array:
+    """M^-1 from the lower Cholesky factor of M (batched over leading axes), symmetrized."""
+    eye = jnp.broadcast_to(jnp.eye(chol.shape[-1], dtype=chol.dtype), chol.shape)
+    solve = lambda c, b: jax.scipy.linalg.cho_solve((c, True), b)  # noqa: E731
+    for _ in range(chol.ndim - 2):
+        solve = jax.vmap(solve)
+    return symmetrize(solve(chol, eye))
