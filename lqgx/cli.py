@@ -159,22 +159,26 @@ def ddpl_train(env: str,
                steps: Optional[int] = typer.Option(None, min=1),
                warm_start: Optional[str] = typer.Option(None),
                seed: int = typer.Option(0),
-               out: pathlib.Path = typer.Option(pathlib.Path("results/ddpl")),
-               resume: bool = typer.Option(False)):
-    """Train DDPL on ENV (progress bar, checkpoints, results.json)."""
-    _quiet_import_jax()
+               out: Optional[pathlib.Path] = typer.Option(
+                   None, help="default results/ddpl/ENV-POLICY-sSEED"),
+               resume: bool = typer.Option(False),
+               preset: str = typer.Option("cpu", help="cpu (minutes) or paper (GPU-scale)")):
+    """Train DDPL on ENV (progress bar, atomic checkpoints, results.json, curve.png).
+
+    Networks and buffers run in float32 for speed (the rest of the CLI uses float64).
+    """
     from lqgx.ddpl import cli as ddpl_cli
 
-    ddpl_cli.train(env, policy, steps, warm_start, seed, out, resume)
+    ddpl_cli.train(env, policy, steps, warm_start, seed, None if out is None else str(out),
+                   resume, preset=preset)
 
 
 @ddpl_app.command("eval")
 def ddpl_eval(directory: pathlib.Path, episodes: int = typer.Option(50, min=1)):
     """Evaluate a trained DDPL run directory."""
-    _quiet_import_jax()
     from lqgx.ddpl import cli as ddpl_cli
 
-    ddpl_cli.evaluate(directory, episodes)
+    ddpl_cli.evaluate(str(directory), episodes)
 
 
 @app.command()

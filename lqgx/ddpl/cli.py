@@ -1,0 +1,45 @@
+"""Plain functions behind ``lqgx ddpl train`` / ``lqgx ddpl eval`` (wired by ``lqgx/cli.py``).
+
+    lqgx ddpl train ENV [--policy diffusion|gaussian] [--steps N] [--warm-start ALGO] [--seed S]
+               [--out DIR] [--resume]
+        -> DIR/results.json {"env","policy","env_steps":[..],"eval_return":[..],"wall_s", ...},
+           DIR/checkpoint.npz, DIR/curve.png
+    lqgx ddpl eval DIR [--episodes 50]   -> prints JSON {"return_mean","return_std",...}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+def _quiet_env():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_start: str | None = None,
+          seed: int = 0, out: str | None = None, resume: bool = False, preset: str = "cpu") -> dict:
+    """Train DDPL on ENV with a CPU-sized preset; prints a one-line summary; returns results."""
+    _quiet_env()
+    import jax
+
+    jax.config.update("jax_enable_x64", False)  # networks and buffers in float32 (CPU speed)
+    from lqgx.ddpl.train import train as _train
+
+    out = out or os.path.join("results", "ddpl", f"{env}-{policy}-s{seed}")
+    res = _train(env, policy=policy, steps=steps, warm_start=warm_start, seed=seed, out=out,
+                 resume=resume, preset=preset, progress=True)
+    print(json.dumps({"out": str(out), "final_eval_return": res["eval_return"][-1],
+                      "best_eval_return": max(res["eval_return"]), "env_steps": res["env_steps"][-1],
+                      "wall_s": round(res["wall_s"], 1)}))
+    return res
+
+
+def evaluate(dir: str, episodes: int = 50) -> dict:
+    """Evaluate the checkpoint in DIR over EPISODES episodes; prints and returns a JSON dict."""
+    _quiet_env()
+    from lqgx.ddpl.train import evaluate as _evaluate
+
+    res = _evaluate(dir, episodes)
+    print(json.dumps(res))
+    return res

@@ -1,0 +1,35 @@
+"""Environments for DDPL behind one multi-agent interface (see ``base``).
+
+``make(name)`` names: ``toy-mdp`` (§3.2.1), ``toy-game-N`` (§3.2.2 with N agents),
+``mpe-simple-reference``, ``smax-3s_vs_5z``, ``smax-6h_vs_8z``.
+"""
+
+from __future__ import annotations
+
+from lqgx.ddpl.envs.base import MultiAgentEnv, actions_to_dict, dict_to_actions, rollout_episode_returns
+from lqgx.ddpl.envs.toy_game import ToyGameEnv
+
+NAMES = ("toy-mdp", "toy-game-2", "mpe-simple-reference", "smax-3s_vs_5z", "smax-6h_vs_8z")
+
+
+def make(name: str):
+    """Environment by name (``NAMES``; ``toy-game-N`` for any N ≥ 1)."""
+    if name == "toy-mdp":
+        return ToyGameEnv(1, single_agent=True)
+    if name.startswith("toy-game-"):
+        try:
+            n = int(name.rsplit("-", 1)[1])
+        except ValueError:
+            raise ValueError(f"env name {name!r}: expected toy-game-N with integer N") from None
+        return ToyGameEnv(n)
+    if name == "mpe-simple-reference":
+        from lqgx.ddpl.envs.jaxmarl_envs import make_mpe_simple_reference
+        return make_mpe_simple_reference()
+    if name in ("smax-3s_vs_5z", "smax-6h_vs_8z"):
+        from lqgx.ddpl.envs.jaxmarl_envs import make_smax
+        return make_smax(name.split("-", 1)[1])
+    raise ValueError(f"env must be one of {NAMES} (or toy-game-N), got {name!r}")
+
+
+__all__ = ["MultiAgentEnv", "ToyGameEnv", "make", "NAMES", "actions_to_dict", "dict_to_actions",
+           "rollout_episode_returns"]

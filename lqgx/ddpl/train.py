@@ -1,0 +1,261 @@
+"""Training product for DDPL: presets, a resumable training loop, evaluation, results and plots.
+
+``train(env, policy=..., steps=..., seed=..., out=..., resume=...)`` runs Algorithm 2
+(``algorithm.train_iteration``) in jitted chunks of ``lax.scan``; every ``eval_every`` environment
+steps it evaluates the stochastic joint policy (mean return over ``eval_episodes`` episodes, §5),
+writes an atomic checkpoint (``checkpoint.npz``: the whole TrainState — parameters, optimizer
+states, replay buffer, environment states, PRNG key — plus the results so far; written to a
+temporary file and ``os.replace``d) and refreshes ``results.json`` and ``curve.png``.
+
+Resume is bit-identical: the chunk boundaries are fixed multiples of ``eval_every`` from step 0,
+every chunk is a pure function of the stored state, and evaluation keys are derived from
+``(seed, env_steps)``; so an interrupted-and-resumed run performs exactly the same computation.
+
+Presets (``PRESETS[env][preset]``): "paper" uses Table 3 and the paper's budgets (GPU-scale: 5e6
+steps MPE, 5e7 SMAX); "cpu" shrinks networks, N and budgets so a run finishes in minutes on this
+CPU. The toy games use the §3 discount γ = 0.1. The CPU presets use the DDPM posterior reverse
+variance (``reverse_variance="posterior"``) instead of the paper's σ² = β/α: with Table 3's schedule
+σ_H² = β_H/α_H ≈ 51 and the H-step chain is far less accurate (benchmarks/ddpl_issm.py measures
+the exact-score sampler error of both); the "paper" presets keep σ² = β/α.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import os
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lqgx.ddpl.algorithm import DDPLConfig, evaluate_policy, init_state, train_iterations
+from lqgx.ddpl.envs import make as make_env
+
+_TOY_PAPER = dict(gamma=0.1, eta=1.0, reward_scale=1e-3, total_env_steps=1_000_000, learning_starts=1000)
+_TOY_CPU = dict(_TOY_PAPER, total_env_steps=20_000, reverse_variance="posterior", hidden=(64, 64), batch_size=128, num_action_samples=4,
+                buffer_size=100_000, learning_starts=200, lr_start=1e-3, lr_end=5e-4, eval_every=2_000,
+                eval_episodes=2000, checkpoint_every=2_000)
+_CPU_COMMON = dict(hidden=(64, 64), batch_size=128, num_action_samples=4, buffer_size=50_000,
+                   learning_starts=1_000, lr_start=3e-4, lr_end=1e-4, diffusion_steps=10,
+                   reverse_variance="posterior")
+
+PRESETS = {
+    "toy-game-2": {"paper": _TOY_PAPER, "cpu": _TOY_CPU},
+    "toy-mdp": {"paper": _TOY_PAPER, "cpu": _TOY_CPU},
+    "mpe-simple-reference": {
+        "paper": dict(total_env_steps=5_000_000, gamma=0.99, eval_every=50_000, checkpoint_every=50_000),
+        "cpu": dict(_CPU_COMMON, total_env_steps=20_000, gamma=0.95, eval_every=5_000, eval_episodes=50,
+                    checkpoint_every=5_000),
+    },
+    "smax-3s_vs_5z": {
+        "paper": dict(total_env_steps=50_000_000, gamma=0.99, eval_every=500_000, checkpoint_every=500_000),
+        "cpu": dict(_CPU_COMMON, total_env_steps=10_000, gamma=0.99, eval_every=5_000, eval_episodes=20,
+                    checkpoint_every=5_000),
+    },
+    "smax-6h_vs_8z": {
+        "paper": dict(total_env_steps=50_000_000, gamma=0.99, eval_every=500_000, checkpoint_every=500_000),
+        "cpu": dict(_CPU_COMMON, total_env_steps=10_000, gamma=0.99, eval_every=5_000, eval_episodes=20,
+                    checkpoint_every=5_000),
+    },
+}
+
+
+def make_config(env: str, policy: str = "diffusion", preset: str = "cpu", **overrides) -> DDPLConfig:
+    """DDPLConfig from a preset (``PRESETS``) plus keyword overrides (``None`` values ignored)."""
+    base = PRESETS.get(env) or (PRESETS["toy-game-2"] if env.startswith("toy-game-") else None)
+    if base is None:
+        raise ValueError(f"env must be one of {sorted(PRESETS)} (or toy-game-N), got {env!r}")
+    if preset not in base:
+        raise ValueError(f"preset must be one of {sorted(base)}, got {preset!r}")
+    kw = dict(base[preset], policy=policy)
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    return DDPLConfig(**kw)
+
+
+def _config_to_json(cfg: DDPLConfig) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def _atomic_write_bytes(path: Path, write):
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path: Path, state, meta: dict):
+    """Atomically write TrainState leaves + JSON metadata to ``path`` (npz)."""
+    leaves = jax.tree.leaves(jax.device_get(state))
+    arrays = {f"leaf_{i:05d}": np.asarray(x) for i, x in enumerate(leaves)}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    _atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
+
+
+def load_checkpoint(path: Path, template):
+    """(state, meta) from ``path``; ``template`` gives the pytree structure (a fresh TrainState)."""
+    with np.load(path) as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+        leaves = [z[f"leaf_{i:05d}"] for i in range(len(z.files) - 1)]
+    treedef = jax.tree.structure(template)
+    ref = jax.tree.leaves(template)
+    if len(ref) != len(leaves):
+        raise ValueError(f"checkpoint {path} does not match the configuration ({len(leaves)} vs {len(ref)} arrays)")
+    leaves = [jnp.asarray(x, dtype=r.dtype) for x, r in zip(leaves, ref)]
+    return jax.tree.unflatten(treedef, leaves), meta
+
+
+def _write_results(out: Path, results: dict):
+    _atomic_write_bytes(out / "results.json", lambda f: f.write(json.dumps(results, indent=1).encode()))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.plot(results["env_steps"], results["eval_return"], marker="o", ms=3)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("mean episode return")
+        ax.set_title(f"DDPL ({results['policy']}) on {results['env']}")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "curve.png", dpi=110)
+        plt.close(fig)
+    except Exception:  # plotting must never kill a training run
+        pass
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(cfg: DDPLConfig, env_name: str):
+    """Jitted (chunk, eval) functions, cached per (config, env) so repeated/resumed runs in one
+    process compile once."""
+    environment = make_env(env_name)
+    run_chunk = jax.jit(lambda s, n: train_iterations(cfg, environment, s, n), static_argnums=1)
+    run_eval = jax.jit(lambda p, k: evaluate_policy(cfg, environment, p, k, cfg.eval_episodes)[0])
+    return run_chunk, run_eval
+
+
+def _eval_key(seed: int, env_steps: int):
+    return jax.random.fold_in(jax.random.PRNGKey(seed + 10_007), env_steps)
+
+
+def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_start: str | None = None,
+          seed: int = 0, out: str | os.PathLike = "results/ddpl", resume: bool = False, preset: str = "cpu",
+          progress: bool = True, max_chunks: int | None = None, **overrides) -> dict:
+    """Train DDPL (Algorithm 2) on ``env`` and write results to ``out``.
+
+    Args:
+      env: environment name (``lqgx.ddpl.envs.NAMES`` / ``toy-game-N``).
+      policy: "diffusion" or "gaussian" (DDPL-Gaussian ablation).
+      steps: total environment steps (default: the preset's).
+      warm_start: trajectory-optimization warm start — not implemented in this issue (ValueError).
+      seed: PRNG seed (same seed ⇒ same run).
+      out: output directory (checkpoint.npz, results.json, curve.png).
+      resume: continue from ``out/checkpoint.npz`` (bit-identical continuation).
+      preset: "cpu" (minutes) or "paper" (Table 3, GPU-scale budgets).
+      max_chunks: stop after this many evaluation chunks (testing interruption/resume).
+      overrides: DDPLConfig fields.
+    Returns the results dict (also written to ``out/results.json``).
+    """
+    if warm_start is not None:
+        raise ValueError("warm_start: warm starts from trajectory optimization are a separate issue; pass None")
+    if policy not in ("diffusion", "gaussian"):
+        raise ValueError(f"policy must be 'diffusion' or 'gaussian', got {policy!r}")
+    if steps is not None and int(steps) < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    out = Path(out)
+    ckpt = out / "checkpoint.npz"
+    environment = make_env(env)
+    if resume:
+        if not ckpt.exists():
+            raise ValueError(f"resume: no checkpoint at {ckpt}")
+        with np.load(ckpt) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+        cfg = DDPLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
+        if steps is not None and int(steps) != cfg.total_env_steps:
+            raise ValueError(f"steps: the checkpoint was made for {cfg.total_env_steps} steps, got {steps}")
+        if meta["env"] != env or meta["policy"] != policy or meta["seed"] != seed:
+            raise ValueError(f"resume: checkpoint is for env={meta['env']} policy={meta['policy']} "
+                             f"seed={meta['seed']}, got env={env} policy={policy} seed={seed}")
+        state, meta = load_checkpoint(ckpt, init_state(cfg, environment, jax.random.PRNGKey(seed)))
+        results = meta["results"]
+    else:
+        cfg = make_config(env, policy, preset, total_env_steps=steps, **overrides)
+        state = init_state(cfg, environment, jax.random.PRNGKey(seed))
+        results = {"env": env, "policy": policy, "preset": preset, "seed": seed, "env_steps": [],
+                   "eval_return": [], "wall_s": 0.0, "train_wall_s": 0.0, "config": _config_to_json(cfg)}
+    out.mkdir(parents=True, exist_ok=True)
+
+    per_it = cfg.steps_per_iteration
+    chunk_its = max(1, cfg.eval_every // per_it)
+    total_its = cfg.total_iterations
+    run_chunk, run_eval = _compiled(cfg, env)
+
+    def evaluate_now(st):
+        steps_now = int(st.env_steps)
+        ret = float(run_eval(st.policy_params, _eval_key(seed, steps_now)))
+        results["env_steps"].append(steps_now)
+        results["eval_return"].append(ret)
+
+    t_start = time.time()
+    if not results["env_steps"]:
+        evaluate_now(state)
+
+    bar_ctx = contextlib.nullcontext(None)
+    if progress:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar_ctx = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                           TextColumn("return {task.fields[ret]:.3g}"), TimeRemainingColumn())
+    chunks_done = 0
+    with bar_ctx as bar:
+        task = bar.add_task(f"DDPL {policy} {env}", total=total_its * per_it, completed=int(state.env_steps),
+                            ret=results["eval_return"][-1]) if bar else None
+        while int(state.iteration) < total_its:
+            if max_chunks is not None and chunks_done >= max_chunks:
+                break
+            n = min(chunk_its - int(state.iteration) % chunk_its, total_its - int(state.iteration))
+            t0 = time.time()
+            state, _ = run_chunk(state, n)
+            jax.block_until_ready(state)
+            results["train_wall_s"] += time.time() - t0
+            evaluate_now(state)
+            chunks_done += 1
+            results["wall_s"] += time.time() - t_start
+            t_start = time.time()
+            results["env_steps_per_s"] = int(state.env_steps) / max(results["train_wall_s"], 1e-9)
+            meta = {"env": env, "policy": policy, "seed": seed, "config": _config_to_json(cfg), "results": results}
+            save_checkpoint(ckpt, state, meta)
+            _write_results(out, results)
+            if bar:
+                bar.update(task, completed=int(state.env_steps), ret=results["eval_return"][-1])
+    results["wall_s"] += time.time() - t_start
+    _write_results(out, results)
+    return results
+
+
+def evaluate(dir: str | os.PathLike, episodes: int = 50, seed: int = 0) -> dict:
+    """Evaluate the checkpoint in ``dir``: mean/std of the episode return over ``episodes``."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    path = Path(dir) / "checkpoint.npz"
+    if not path.exists():
+        raise ValueError(f"dir: no checkpoint.npz in {dir}")
+    with np.load(path) as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+    cfg = DDPLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
+    environment = make_env(meta["env"])
+    state, _ = load_checkpoint(path, init_state(cfg, environment, jax.random.PRNGKey(meta["seed"])))
+    mean, rets = jax.jit(lambda p, k: evaluate_policy(cfg, environment, p, k, episodes))(
+        state.policy_params, jax.random.PRNGKey(seed))
+    rets = np.asarray(rets)
+    return {"env": meta["env"], "policy": meta["policy"], "env_steps": int(state.env_steps), "episodes": episodes,
+            "return_mean": float(mean), "return_std": float(rets.std()),
+            "return_stderr": float(rets.std() / np.sqrt(episodes))}

@@ -1,0 +1,38 @@
+import json
+
+import numpy as np
+import pytest
+
+from lqgx.ddpl.train import evaluate, train
+
+KW = dict(steps=96, num_envs=4, batch_size=8, num_action_samples=2, hidden=(8,), diffusion_steps=3,
+          buffer_size=128, learning_starts=8, eval_every=32, eval_episodes=4, progress=False)
+
+
+def test_resume_continues_bit_identically(tmp_path):
+    full = train("toy-game-2", "gaussian", seed=3, out=tmp_path / "a", **KW)
+    train("toy-game-2", "gaussian", seed=3, out=tmp_path / "b", max_chunks=1, **KW)
+    part = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert part["env_steps"] == [0, 32]
+    kw = {k: v for k, v in KW.items() if k in ("progress",)}
+    resumed = train("toy-game-2", "gaussian", seed=3, out=tmp_path / "b", resume=True, steps=96, **kw)
+    assert resumed["env_steps"] == full["env_steps"] == [0, 32, 64, 96]
+    assert resumed["eval_return"] == full["eval_return"]
+    za, zb = np.load(tmp_path / "a" / "checkpoint.npz"), np.load(tmp_path / "b" / "checkpoint.npz")
+    for k in za.files:
+        if k != "meta":
+            np.testing.assert_array_equal(za[k], zb[k])
+    assert (tmp_path / "a" / "curve.png").exists()
+    ev = evaluate(tmp_path / "a", episodes=5)
+    assert ev["env_steps"] == 96 and np.isfinite(ev["return_mean"])
+
+
+def test_train_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="policy"):
+        train("toy-game-2", "flow", out=tmp_path)
+    with pytest.raises(ValueError, match="env"):
+        train("cartpole", out=tmp_path)
+    with pytest.raises(ValueError, match="resume"):
+        train("toy-game-2", out=tmp_path / "none", resume=True)
+    with pytest.raises(ValueError, match="warm_start"):
+        train("toy-game-2", warm_start="gps", out=tmp_path)
