@@ -9,6 +9,7 @@ Types: ``LinearDynamics``, ``QuadraticCost``, ``QuadraticFinalCost``, ``Quadrati
 from lqgx.lq.backward import (
     RiccatiSolution,
     SoftSolution,
+    entropy_floor_temperature,
     riccati_backward_pass,
     soft_backward_pass,
 )
@@ -23,6 +24,12 @@ from lqgx.lq.quadratic import (
     shift_cost,
     shift_final_cost,
     weighted_sum,
+)
+from lqgx.lq.state_action import (
+    joint_state_action,
+    negative_log_gaussian,
+    state_action_kl,
+    state_distribution_from_values,
 )
 from lqgx.lq.types import (
     GaussianTrajectory,
@@ -39,7 +46,9 @@ from lqgx.lq.types import (
 __all__ = [
     "BoxQPOptions", "BoxQPSolution", "GaussianTrajectory", "LinearDynamics",
     "LinearGaussianPolicy", "QFunction", "QuadraticCost", "QuadraticFinalCost", "QuadraticValue",
-    "RiccatiSolution", "SoftSolution", "box_qp", "cholesky", "cholesky_inverse", "expected_cost",
+    "RiccatiSolution", "SoftSolution", "box_qp", "cholesky", "cholesky_inverse",
+    "entropy_floor_temperature", "expected_cost", "joint_state_action", "negative_log_gaussian",
+    "state_action_kl", "state_distribution_from_values",
     "gaussian_entropy", "gaussian_kl", "negative_log_policy", "policy_entropy", "policy_kl",
     "propagate", "q_function", "riccati_backward_pass", "shift_cost", "shift_final_cost",
     "soft_backward_pass", "symmetrize", "weighted_sum",

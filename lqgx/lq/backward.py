@@ -140,15 +140,24 @@ def riccati_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: L
 @pytree_dataclass
 class SoftSolution:
     """Output of ``soft_backward_pass``: the policy pi_t(u|x) ∝ exp(-Q_t/tau_t), the soft value
-    V_t (t = 0..T) and ``ok`` (False if some Q_uu was not positive definite)."""
+    V_t (t = 0..T), the temperatures ``temperature[T]`` actually used (raised by an entropy floor)
+    and ``ok`` (False if some Q_uu was not positive definite)."""
 
     policy: LinearGaussianPolicy
     value: QuadraticValue
+    temperature: jax.Array
     ok: jax.Array
 
 
+def entropy_floor_temperature(log_det_Quu: jax.Array, m: int, delta: jax.Array) -> jax.Array:
+    """tau_min: the smallest temperature whose policy N(., tau Quu^-1) has entropy >= -delta,
+    i.e. 1/2 log|2 pi e tau Quu^-1| = -delta solved for tau (thesis eq. 5.1d, ESAPS)."""
+    return jnp.exp((log_det_Quu - 2.0 * delta) / m) / (2 * jnp.pi * jnp.e)
+
+
 def soft_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: LinearDynamics,
-                       temperature: jax.Array) -> SoftSolution:
+                       temperature: jax.Array, *,
+                       entropy_floor: jax.Array | None = None) -> SoftSolution:
     """Maximum-entropy LQG backward pass (thesis eq. 3.7a / 3.4, Appendix A, in cost form).
 
     With Q_t(x, u) from ``q_function``:
@@ -162,20 +171,28 @@ def soft_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: Line
         dyn: linear-Gaussian dynamics ``[T, ...]``.
         temperature: tau_t >= 0, scalar or ``[T]``; tau = 0 gives the deterministic LQR policy
             (covariance 0) and the hard value.
+        entropy_floor: optional delta (scalar or ``[T]``): each tau_t is raised, right after Q_t
+            is formed, to the smallest value with policy entropy >= -delta_t (ESAPS, thesis
+            eq. 5.1d: tau_t = alpha_t + beta_t with beta_t = max(0, tau_min - alpha_t) in closed
+            form, so the floor and its complementary slackness hold exactly).
     """
     T, n, m = dyn.B.shape
     dtype = dyn.A.dtype
     tau = jnp.broadcast_to(jnp.asarray(temperature, dtype), (T,))
+    has_floor = entropy_floor is not None
+    delta = jnp.broadcast_to(jnp.asarray(entropy_floor if has_floor else 0.0, dtype), (T,))
 
     def step(carry, inputs):
         Vxx, vx, v0, ok = carry
-        cost_t, dyn_t, tau_t = inputs
+        cost_t, dyn_t, tau_t, delta_t = inputs
         Q = q_function(cost_t, dyn_t, Vxx, vx, v0)
         chol = jnp.linalg.cholesky(Q.Quu)
         k = -jax.scipy.linalg.cho_solve((chol, True), Q.qu)
         K = -jax.scipy.linalg.cho_solve((chol, True), Q.Qux)
         Quu_inv = cholesky_inverse(chol)
         log_det_Quu = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
+        if has_floor:
+            tau_t = jnp.maximum(tau_t, entropy_floor_temperature(log_det_Quu, m, delta_t))
         safe_tau = jnp.where(tau_t > 0, tau_t, 1.0)
         entropy_term = jnp.where(
             tau_t > 0, 0.5 * tau_t * (m * jnp.log(2 * jnp.pi * safe_tau) - log_det_Quu), 0.0)
@@ -183,12 +200,14 @@ def soft_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: Line
         vx_new = Q.qx + Q.Qux.T @ k
         v0_new = Q.q0 + 0.5 * Q.qu @ k - entropy_term
         ok = ok & jnp.all(jnp.isfinite(chol)) & jnp.all(jnp.isfinite(Vxx_new))
-        return (Vxx_new, vx_new, v0_new, ok), (K, k, tau_t * Quu_inv, Vxx_new, vx_new, v0_new)
+        return (Vxx_new, vx_new, v0_new, ok), (K, k, tau_t * Quu_inv, Vxx_new, vx_new, v0_new,
+                                               tau_t)
 
     init = (final.Cxx, final.cx, final.c0, jnp.array(True))
-    (_, _, _, ok), (K, k, cov, Vxx, vx, v0) = jax.lax.scan(step, init, (cost, dyn, tau),
-                                                           reverse=True)
+    (_, _, _, ok), (K, k, cov, Vxx, vx, v0, used) = jax.lax.scan(
+        step, init, (cost, dyn, tau, delta), reverse=True)
     value = QuadraticValue(Vxx=jnp.concatenate([Vxx, final.Cxx[None]]),
                            vx=jnp.concatenate([vx, final.cx[None]]),
                            v0=jnp.concatenate([v0, final.c0[None]]))
-    return SoftSolution(policy=LinearGaussianPolicy(K=K, k=k, cov=cov), value=value, ok=ok)
+    return SoftSolution(policy=LinearGaussianPolicy(K=K, k=k, cov=cov), value=value,
+                        temperature=used, ok=ok)

@@ -28,30 +28,6 @@ def _cho_solve_batched(chol: jax.Array, rhs: jax.Array) -> jax.Array:
     return jax.vmap(lambda c, b: jax.scipy.linalg.cho_solve((c, True), b))(chol, rhs)
 
 
-def negative_log_policy(policy: LinearGaussianPolicy) -> QuadraticCost:
-    """-log q_t(u|x) as a ``QuadraticCost`` (thesis eq. 3.9-3.11, cost form).
-
-    Same contract as ``lqgx.lq.quadratic.negative_log_policy``, which currently fails (it vmaps
-    ``cho_solve`` over the tuple ``(chol, True)``); the GPS family uses this copy until it is fixed.
-    -log N(u | K x + k, S) = 1/2 (u - K x - k)^T S^-1 (u - K x - k) + 1/2 log|2 pi S|.
-    """
-    m = policy.k.shape[-1]
-    chol = cholesky(policy.cov)
-    eye = jnp.broadcast_to(jnp.eye(m, dtype=policy.cov.dtype), policy.cov.shape)
-    precision = symmetrize(_cho_solve_batched(chol, eye))
-    PK = precision @ policy.K
-    Pk = jnp.einsum("tij,tj->ti", precision, policy.k)
-    log_det = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-    return QuadraticCost(
-        Cxx=symmetrize(jnp.swapaxes(policy.K, -1, -2) @ PK),
-        Cuu=precision,
-        Cux=-PK,
-        cx=jnp.einsum("tmn,tm->tn", policy.K, Pk),
-        cu=-Pk,
-        c0=0.5 * jnp.einsum("tm,tm->t", policy.k, Pk) + 0.5 * (m * jnp.log(2 * jnp.pi) + log_det),
-    )
-
-
 def joint_state_action(policy: LinearGaussianPolicy, state_mean: jax.Array,
                        state_cov: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Mean ``[T, n+m]`` and covariance ``[T, n+m, n+m]`` of rho_t(x, u) = mu_t(x) pi_t(u|x).

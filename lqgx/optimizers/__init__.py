@@ -1,6 +1,19 @@
-"""Solvers: iLQG, DDP (this package) and the GPS family (gps, saps, esaps)."""
+"""Solvers: iLQG and DDP (trajectory optimization) and the GPS family (KL-bounded policy search).
+
+``ilqg``/``ddp`` return the deterministic optimum with LQG feedback; ``gps``/``saps``/``esaps``
+run the sample -> linearize -> bounded-update loop. The one-step updates (``gps_update``,
+``saps_update``, ``esaps_update``) share ``constrained_update`` and ``solve_log_multipliers``.
+"""
 
 from lqgx.optimizers.ddp import ddp
+from lqgx.optimizers.dual import DualOptions, solve_log_multipliers
+from lqgx.optimizers.esaps import esaps, esaps_update
+from lqgx.optimizers.gps import gps, gps_update
 from lqgx.optimizers.ilqg import ILQGOptions, ilqg, solve_batch
+from lqgx.optimizers.kl_update import LocalProblem, UpdateOptions, UpdateResult, constrained_update
+from lqgx.optimizers.policy_search import default_policy
+from lqgx.optimizers.saps import saps, saps_update
 
-__all__ = ["ILQGOptions", "ddp", "ilqg", "solve_batch"]
+__all__ = ["DualOptions", "ILQGOptions", "LocalProblem", "UpdateOptions", "UpdateResult",
+           "constrained_update", "ddp", "default_policy", "esaps", "esaps_update", "gps",
+           "gps_update", "ilqg", "saps", "saps_update", "solve_batch", "solve_log_multipliers"]

@@ -1,0 +1,71 @@
+"""Entropy State-Action bound Policy Search (thesis ch. 5, Alg. 5, App. C).
+
+Cost form (the thesis maximizes reward R = -cost). SAPS plus a floor on the policy entropy
+(eq. 5.1a-f):
+
+    min_pi  sum_t E_{mu_t pi_t}[cost_t] + E_{mu_T}[final]
+    s.t.    KL( mu_t pi_t || nu_t q_t ) <= eps                     for every t      (5.1c)
+            E_{mu_t}[ ∫ pi_t log pi_t du ] <= delta                for every t      (5.1d)
+
+(delta = minus the smallest allowed entropy, nats). A second multiplier beta_t joins the
+temperature (eq. 5.2, 5.6):
+
+    augmented cost   cost_t + alpha_t (-log q_t(u|x) - log nu_t(x) + log p_t(x) + 1)   (as SAPS)
+    temperature      alpha_t + beta_t
+
+The dual (eq. 5.5) is g = E[V_0] - sum_t alpha_t (eps + 1) - sum_t beta_t delta. For a linear-
+Gaussian policy the entropy does not depend on the state, so with V_{t+1} fixed beta_t has a
+closed form given alpha_t (``lqgx.optimizers.kl_update``); alpha_t is solved as in SAPS (Alg. 5).
+"""
+
+from __future__ import annotations
+
+from lqgx.optimizers.dual import DualOptions
+from lqgx.optimizers.kl_update import (
+    Formulation,
+    LocalProblem,
+    UpdateOptions,
+    UpdateResult,
+    constrained_update,
+    state_action_part,
+)
+from lqgx.optimizers.policy_search import check_bound, run
+from lqgx.result import Result
+from lqgx.system import System
+
+
+def augmented_cost(prep, alpha, beta, p_mean, p_cov):
+    """Same augmented cost as SAPS (eq. 5.4a, cost form); beta enters only the temperature."""
+    return state_action_part(prep, alpha, p_mean, p_cov)
+
+
+def temperature(alpha, beta):
+    """tau_t = alpha_t + beta_t (eq. 5.2, 5.6)."""
+    return alpha + beta
+
+
+ESAPS = Formulation(name="esaps", augmented_cost=augmented_cost, temperature=temperature,
+                    state_action=True, entropy=True)
+
+
+def esaps_update(problem: LocalProblem, eps, delta, *, log_alpha_init=None,
+                 method: str = "coordinate", dual: DualOptions = DualOptions(),
+                 **options) -> UpdateResult:
+    """One ESAPS update from ``problem.prior`` (pure, jit/vmap-able); ``delta`` bounds
+    E[log pi] (entropy >= -delta). Other keywords: ``UpdateOptions`` fields."""
+    opts = UpdateOptions(method=method, dual=dual, **options).validate()
+    return constrained_update(ESAPS, problem, eps, delta, log_alpha_init=log_alpha_init,
+                              options=opts)
+
+
+def esaps(system: System, eps, delta, *, iterations: int = 25, samples: int = 25, policy=None,
+          key=None, linearization: str = "autodiff", **options) -> Result:
+    """ESAPS on ``system``; arguments as ``lqgx.saps`` plus ``delta`` (thesis eq. 5.1d: bound on
+    E[∫ pi log pi] = minus the minimum policy entropy, nats; finite). History adds ``entropy``
+    (min_t) and ``beta`` ``[iterations, T]``."""
+    delta = check_bound(delta, "delta", positive=False)
+    if delta.ndim not in (0, 1) or (delta.ndim == 1 and delta.shape[0] != system.horizon):
+        raise ValueError(f"delta must be a scalar or have shape [T] = [{system.horizon}], "
+                         f"got {delta.shape}")
+    return run(ESAPS, system, eps, delta, iterations=iterations, samples=samples, policy=policy,
+               key=key, linearization=linearization, **options)

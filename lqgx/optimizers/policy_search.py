@@ -1,0 +1,223 @@
+"""Outer loop shared by GPS, SAPS and ESAPS: sample, linearize, constrained update, repeat.
+
+Iteration i (thesis §1 / §3.4, "linearize, then optimize"):
+
+1. draw ``samples`` rollouts of the current policy pi_i on the true system (``lqgx.rollout``):
+   their mean total cost is the sample estimate of pi_i's expected cost;
+2. local model: ``"autodiff"`` linearizes the dynamics (``lqgx.linearize``) and expands the cost
+   (``lqgx.quadratize``) about the noise-free closed-loop rollout of pi_i's mean; ``"samples"``
+   fits the dynamics to the rollouts (``lqgx.fit_dynamics``) and expands the cost about the
+   sample means. The model's noise is the system's ``noise_cov`` plus ``min_noise`` * I (state-
+   action bounds need non-singular state marginals);
+3. ``constrained_update`` with the algorithm's ``Formulation``, warm-started with the last
+   multipliers. A non-finite update is rejected (pi_i kept, status 104).
+
+The whole loop is one jitted ``lax.scan``; ``jax.vmap`` over keys runs independent trials.
+Costs are minimized (the thesis reports reward = -cost).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lqgx._pytree import pytree_dataclass, static_field
+from lqgx.linearize import linearize, quadratize
+from lqgx.lq.quadratic import shift_cost, shift_final_cost
+from lqgx.lq.types import LinearDynamics, LinearGaussianPolicy
+from lqgx.optimizers.kl_update import Formulation, LocalProblem, UpdateOptions, constrained_update
+from lqgx.result import Result
+from lqgx.rollout import mean_rollout, sample_rollouts
+from lqgx.system import System
+
+FINISHED, NONFINITE_UPDATE = 2, 104
+LINEARIZATIONS = ("autodiff", "samples")
+
+
+@pytree_dataclass
+class SearchOptions:
+    """Outer-loop settings (static). ``initial_std``: standard deviation of the default initial
+    policy (None: 1/4 of the action range when bounded, else 1). ``min_noise``: variance added to
+    the model's process noise."""
+
+    iterations: int = static_field(default=25)
+    samples: int = static_field(default=25)
+    linearization: str = static_field(default="autodiff")
+    initial_std: float | None = static_field(default=None)
+    min_noise: float = static_field(default=1e-6)
+    update: UpdateOptions = static_field(default=UpdateOptions())
+
+
+def default_policy(system: System, initial_std: float | None = None) -> LinearGaussianPolicy:
+    """The default initial policy: u_t ~ N(0, s^2 I), no feedback, with s = ``initial_std`` or,
+    if None, 1/4 of the action range per dimension for bounded systems (1 for unbounded ones)."""
+    T, n, m = system.horizon, system.state_dim, system.action_dim
+    dtype = system.x0.dtype
+    if initial_std is not None:
+        std = jnp.full((m,), initial_std, dtype)
+    elif system.action_bounds is not None:
+        low, high = system.action_bounds
+        std = jnp.where(jnp.isfinite(high - low), 0.25 * (high - low), 1.0).astype(dtype)
+    else:
+        std = jnp.ones((m,), dtype)
+    cov = jnp.broadcast_to(jnp.diag(std**2), (T, m, m))
+    return LinearGaussianPolicy(K=jnp.zeros((T, m, n), dtype), k=jnp.zeros((T, m), dtype),
+                                cov=cov)
+
+
+def _local_problem(system: System, policy: LinearGaussianPolicy, rollouts, o: SearchOptions
+                   ) -> LocalProblem:
+    n = system.state_dim
+    T = system.horizon
+    if o.linearization == "autodiff":
+        states, actions = mean_rollout(system, policy)
+        dyn = linearize(system, states, actions)
+    else:
+        from lqgx.linearize import fit_dynamics
+
+        states = jnp.mean(rollouts.states, axis=0)
+        actions = jnp.mean(rollouts.actions, axis=0)
+        dyn = fit_dynamics(rollouts.states, rollouts.actions)
+    eye = jnp.eye(n, dtype=system.x0.dtype)
+    dyn = LinearDynamics(A=dyn.A, B=dyn.B, c=dyn.c, cov=dyn.cov + o.min_noise * eye)
+    cost, final = quadratize(system, states, actions)
+    return LocalProblem(dynamics=dyn, cost=shift_cost(cost, states[:T], actions),
+                        final=shift_final_cost(final, states[T]), x0_mean=system.x0,
+                        x0_cov=system.x0_cov, prior=policy)
+
+
+@functools.partial(jax.jit, static_argnames=("form", "options"))
+def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGaussianPolicy,
+            options: SearchOptions) -> Result:
+    T = system.horizon
+    dtype = system.x0.dtype
+
+    def iteration(carry, key):
+        policy, log_alpha, rejected = carry
+        k_sample, _ = jax.random.split(key)
+        rollouts = sample_rollouts(system, policy, k_sample, options.samples)
+        problem = _local_problem(system, policy, rollouts, options)
+        upd = constrained_update(form, problem, eps, delta, log_alpha_init=log_alpha,
+                                 options=options.update)
+        accept = upd.ok
+        new_policy = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), upd.policy,
+                                            policy)
+        log_alpha = jnp.where(accept, jnp.log(upd.alpha), log_alpha)
+        row = {
+            "cost_sampled": jnp.mean(rollouts.costs),   # of the policy *before* this update
+            "cost_model": upd.expected_cost,
+            "kl": jnp.max(upd.kl),
+            "kl_state_action": jnp.max(upd.kl_state_action),
+            "entropy": jnp.min(upd.entropy),
+            "alpha": upd.alpha,
+            "beta": upd.beta,
+            "dual": upd.dual,
+            "dual_converged": upd.converged,
+            "dual_iterations": upd.iterations,
+            "accepted": accept,
+        }
+        return (new_policy, log_alpha, rejected | ~accept), row
+
+    keys = jax.random.split(key, options.iterations + 1)
+    init = (policy, jnp.zeros((T,), dtype), jnp.array(False))
+    (policy, _, rejected), rows = jax.lax.scan(iteration, init, keys[:-1])
+    final = sample_rollouts(system, policy, keys[-1], options.samples)
+    final_cost = jnp.mean(final.costs)
+    history = dict(rows)
+    history["cost"] = jnp.concatenate([rows["cost_sampled"][1:], final_cost[None]])
+    if not form.state_action:
+        history.pop("kl_state_action")
+    if not form.entropy:
+        history.pop("entropy")
+        history.pop("beta")
+    states, actions = mean_rollout(system, policy)
+    status = jnp.where(rejected, NONFINITE_UPDATE, FINISHED)
+    return Result(states=states, actions=actions, policy=policy, cost=final_cost,
+                  history=history, converged=status < 100,
+                  iterations=jnp.asarray(options.iterations), status=status)
+
+
+def _concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_bound(value, name: str, *, positive: bool):
+    """Validate eps/delta when concrete: finite (and > 0 if ``positive``)."""
+    if value is None:
+        raise ValueError(f"{name} is required")
+    arr = jnp.asarray(value)
+    if not jnp.issubdtype(arr.dtype, jnp.floating) and not jnp.issubdtype(arr.dtype, jnp.integer):
+        raise TypeError(f"{name} must be a number or array of numbers, got {arr.dtype}")
+    if _concrete(value) and _concrete(arr):
+        host = np.asarray(arr, dtype=float)
+        if not np.all(np.isfinite(host)):
+            raise ValueError(f"{name} must be finite, got {host}")
+        if positive and not np.all(host > 0):
+            raise ValueError(f"{name} must be > 0, got {host}")
+    return arr
+
+
+def run(form: Formulation, system: System, eps, delta, *, iterations: int, samples: int,
+        policy, key, linearization: str, initial_std=None, min_noise: float = 1e-6,
+        **update_options) -> Result:
+    """Validate arguments, build the options, run the jitted search (see the algorithm modules)."""
+    if not isinstance(system, System):
+        raise TypeError(f"system must be an lqgx.System, got {type(system).__name__}")
+    for name, value in (("iterations", iterations), ("samples", samples)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if linearization not in LINEARIZATIONS:
+        raise ValueError(f"linearization must be one of {LINEARIZATIONS}, got {linearization!r}")
+    if linearization == "samples" and samples < 2:
+        raise ValueError("linearization='samples' needs samples >= 2")
+    if not min_noise >= 0:
+        raise ValueError(f"min_noise must be >= 0, got {min_noise!r}")
+    if initial_std is not None and not initial_std > 0:
+        raise ValueError(f"initial_std must be > 0, got {initial_std!r}")
+    dtype = system.x0.dtype
+    eps = check_bound(eps, "eps", positive=True).astype(dtype)
+    T = system.horizon
+    if eps.ndim not in (0, 1) or (eps.ndim == 1 and eps.shape[0] != T):
+        raise ValueError(f"eps must be a scalar or have shape [T] = [{T}], got {eps.shape}")
+    if delta is not None:
+        delta = jnp.asarray(delta, dtype)
+    if key is None:
+        key = jax.random.PRNGKey(0)
+    if policy is None:
+        policy = default_policy(system, initial_std)
+    else:
+        policy = validate_policy(policy, system)
+    dual_fields = {"alpha_min", "alpha_max", "dual_rtol", "dual_max_iter"}
+    dual_kwargs = {k.removeprefix("dual_") if k.startswith("dual_") else k: update_options.pop(k)
+                   for k in list(update_options) if k in dual_fields}
+    from lqgx.optimizers.dual import DualOptions
+
+    allowed = {"method", "multiplier", "rtol", "max_outer", "max_block", "block_tol",
+               "max_log_step"}
+    unknown = sorted(set(update_options) - allowed)
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown}; allowed: {sorted(allowed | dual_fields)}")
+    dual = DualOptions(**dual_kwargs)
+    update = UpdateOptions(dual=dual, **update_options).validate()
+    options = SearchOptions(iterations=int(iterations), samples=int(samples),
+                            linearization=linearization, initial_std=initial_std,
+                            min_noise=float(min_noise), update=update)
+    return _search(form, system, eps, delta, key, policy, options).trimmed()
+
+
+def validate_policy(policy, system: System) -> LinearGaussianPolicy:
+    """Check a user-supplied initial policy's type and shapes."""
+    if not isinstance(policy, LinearGaussianPolicy):
+        raise TypeError(f"policy must be an lqgx.LinearGaussianPolicy, got {type(policy).__name__}")
+    T, n, m = system.horizon, system.state_dim, system.action_dim
+    shapes = {"policy.K": (policy.K, (T, m, n)), "policy.k": (policy.k, (T, m)),
+              "policy.cov": (policy.cov, (T, m, m))}
+    for name, (arr, shape) in shapes.items():
+        if tuple(jnp.shape(arr)) != shape:
+            raise ValueError(f"{name} must have shape {list(shape)}, got {list(jnp.shape(arr))}")
+    dtype = system.x0.dtype
+    return LinearGaussianPolicy(K=jnp.asarray(policy.K, dtype), k=jnp.asarray(policy.k, dtype),
+                                cov=jnp.asarray(policy.cov, dtype))
