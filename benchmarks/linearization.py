@@ -12,7 +12,7 @@ of random in-bounds actions from perturbed initial states. Reported per system (
 Usage::
 
     python benchmarks/linearization.py [--systems pendulum,ant] [--horizon 100] [--batch 64]
-        [--repeats 3] [--out benchmarks/results/linearization.json]
+        [--repeats 3] [--out results/benchmarks/linearization.json]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def main(argv=None):
     parser.add_argument("--horizon", type=int, default=100)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default="benchmarks/results/linearization.json")
+    parser.add_argument("--out", default="results/benchmarks/linearization.json")
     args = parser.parse_args(argv)
     names = [n for n in args.systems.split(",") if n]
     for name in names:

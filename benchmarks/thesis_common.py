@@ -38,7 +38,7 @@ def parse(defaults: dict):
                         "initial policy's")
     p.add_argument("--max-outer", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--out", default="results/benchmarks")
     return p.parse_args()
 
 

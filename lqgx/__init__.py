@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import importlib
 
+# Eager: ``lqgx.linearize`` must stay the function even after ``import lqgx.linearize`` (the module
+# of the same name), which a lazy attribute would not survive.
+from lqgx.linearize import fit_dynamics, linearize, quadratize
 from lqgx.lq.types import LinearGaussianPolicy
 from lqgx.result import Result
 from lqgx.system import System
@@ -24,14 +27,12 @@ _LAZY = {
     "gps": ("lqgx.optimizers.gps", "gps"),
     "saps": ("lqgx.optimizers.saps", "saps"),
     "esaps": ("lqgx.optimizers.esaps", "esaps"),
-    "linearize": ("lqgx.linearize", "linearize"),
-    "quadratize": ("lqgx.linearize", "quadratize"),
-    "fit_dynamics": ("lqgx.linearize", "fit_dynamics"),
     "render": ("lqgx.systems.render", "render"),
 }
 _SUBPACKAGES = {"lq", "systems", "controllers", "optimizers", "dso", "ddpl", "softmax"}
 
-__all__ = ["System", "Result", "LinearGaussianPolicy", *_LAZY, *sorted(_SUBPACKAGES)]
+__all__ = ["System", "Result", "LinearGaussianPolicy", "linearize", "quadratize", "fit_dynamics",
+           *_LAZY, *sorted(_SUBPACKAGES)]
 
 
 def __getattr__(name: str):
