@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import warnings
 
 import numpy as np
 
@@ -25,12 +26,15 @@ def plot_curves(results: dict, path, title: str = "") -> pathlib.Path:
     import matplotlib.pyplot as plt
 
     has_kl = any("kl" in r.history for r in results.values())
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")  # all-NaN columns
+    first_costs = []
     fig, axes = plt.subplots(1, 2 if has_kl else 1, figsize=(11 if has_kl else 6, 4),
                              squeeze=False)
     for name, result in results.items():
         cost = _batched(result.history["cost"])
         iterations = np.arange(1, cost.shape[1] + 1)
         mean, std = np.nanmean(cost, 0), np.nanstd(cost, 0)
+        first_costs.append(mean[0])
         axes[0, 0].plot(iterations, mean, label=name)
         axes[0, 0].fill_between(iterations, mean - std, mean + std, alpha=0.25)
         if has_kl and "kl" in result.history:
@@ -38,6 +42,9 @@ def plot_curves(results: dict, path, title: str = "") -> pathlib.Path:
             axes[0, 1].plot(np.arange(1, kl.shape[1] + 1), np.nanmean(kl, 0), label=name)
     axes[0, 0].set(xlabel="iteration", ylabel="expected cost (lower is better)", yscale="log",
                    title=title)
+    finite_first = [c for c in first_costs if np.isfinite(c) and c > 0]
+    if finite_first:  # a diverging run would flatten every other curve: clip at 10x the start
+        axes[0, 0].set_ylim(top=10 * max(finite_first))
     axes[0, 0].legend()
     if has_kl:
         axes[0, 1].set(xlabel="iteration", ylabel="max_t KL(pi_new || pi_old) [nats]",

@@ -27,16 +27,11 @@ from lqgx.optimizers.kl_update import (
     UpdateOptions,
     UpdateResult,
     constrained_update,
-    state_action_part,
 )
 from lqgx.optimizers.policy_search import check_bound, run
+from lqgx.optimizers.saps import augmented_cost  # eq. 5.4a = SAPS's; beta enters only tau
 from lqgx.result import Result
 from lqgx.system import System
-
-
-def augmented_cost(prep, alpha, beta, p_mean, p_cov):
-    """Same augmented cost as SAPS (eq. 5.4a, cost form); beta enters only the temperature."""
-    return state_action_part(prep, alpha, p_mean, p_cov)
 
 
 def temperature(alpha, beta):
