@@ -63,6 +63,7 @@ from lqgx.lq.types import (
     QuadraticCost,
     QuadraticFinalCost,
     cholesky,
+    cholesky_inverse,
     symmetrize,
 )
 from lqgx.optimizers.dual import DualOptions, solve_log_multipliers
@@ -298,55 +299,87 @@ def block_descent(form: Formulation, prep: Prepared, alpha, beta, p_mean, p_cov,
     return p_mean, p_cov, sol, traj, res, gamma, b
 
 
-def _local_step(form: Formulation, eta, ctx):
+@pytree_dataclass
+class _StepContext:
+    """What one coordinate-descent step t holds fixed (every field has a leading ``T`` axis).
+
+    cost / neg_log_prior / neg_log_prior_state: the three cost terms (-log q(u|x) and, for the
+    state-action bounds, -log nu(x)); state_mask: 0 at t = 0 (x0 fixed), else 1; dynamics; the
+    value V_{t+1} (``next_Vxx``, ``next_vx``, ``next_v0``) and V_t (``Vxx``, ``vx``); the current
+    state marginal mu_t (``state_mean``, ``state_cov``); the prior policy q_t and its marginal
+    nu_t (``prior_policy``, ``prior_mean``, ``prior_cov``); the entropy bound ``delta``.
+    """
+
+    cost: QuadraticCost
+    neg_log_prior: QuadraticCost
+    neg_log_prior_state: QuadraticCost
+    state_mask: jax.Array
+    dynamics: LinearDynamics
+    next_Vxx: jax.Array
+    next_vx: jax.Array
+    next_v0: jax.Array
+    Vxx: jax.Array
+    vx: jax.Array
+    state_mean: jax.Array
+    state_cov: jax.Array
+    prior_policy: LinearGaussianPolicy
+    prior_mean: jax.Array
+    prior_cov: jax.Array
+    delta: jax.Array
+
+
+def _local_step(form: Formulation, eta, ctx: _StepContext):
     """Constraint value of one step as a function of eta = log alpha with V_{t+1} (and V_t, mu_t)
     fixed: the decoupled problem of the coordinate-descent step. Returns (value, beta)."""
-    (cost_t, nlq_t, nlqx_t, mask_t, dyn_t, Vxx1, vx1, v01, Vxx0, vx0, mu_m, mu_P, q_K, q_k, q_S,
-     nu_m, nu_P, delta, eye_n) = ctx
     alpha = jnp.exp(eta)
-    terms = [cost_t, nlq_t] + ([nlqx_t] if form.state_action else [])
-    weights = [1.0, alpha] + ([alpha * mask_t] if form.state_action else [])
-    c = jax.tree_util.tree_map(lambda *xs: sum(w * x for w, x in zip(weights, xs)), *terms)
-    Q = q_function(c, dyn_t, Vxx1, vx1, v01)
+    terms = [ctx.cost, ctx.neg_log_prior] + ([ctx.neg_log_prior_state] if form.state_action
+                                              else [])
+    weights = [1.0, alpha] + ([alpha * ctx.state_mask] if form.state_action else [])
+    Q = q_function(weighted_sum(terms, weights), ctx.dynamics, ctx.next_Vxx, ctx.next_vx,
+                   ctx.next_v0)
     chol = jnp.linalg.cholesky(Q.Quu)
     m = Q.qu.shape[0]
     K = -jax.scipy.linalg.cho_solve((chol, True), Q.Qux)
     k = -jax.scipy.linalg.cho_solve((chol, True), Q.qu)
-    Quu_inv = symmetrize(jax.scipy.linalg.cho_solve((chol, True), jnp.eye(m, dtype=eta.dtype)))
     if form.entropy:
         log_det = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
-        beta = jnp.maximum(0.0, entropy_floor_temperature(log_det, m, delta) - alpha)
+        beta = jnp.maximum(0.0, entropy_floor_temperature(log_det, m, ctx.delta) - alpha)
     else:
         beta = jnp.zeros_like(alpha)
-    pi = LinearGaussianPolicy(K=K[None], k=k[None], cov=((alpha + beta) * Quu_inv)[None])
-    q = LinearGaussianPolicy(K=q_K[None], k=q_k[None], cov=q_S[None])
+    pi = LinearGaussianPolicy(K=K[None], k=k[None],
+                              cov=((alpha + beta) * cholesky_inverse(chol))[None])
+    q = jax.tree_util.tree_map(lambda a: a[None], ctx.prior_policy)
     ok = jnp.all(jnp.isfinite(chol))
     if form.state_action:
         Vhat_xx = symmetrize(Q.Qxx + Q.Qux.T @ K)
         vhat_x = Q.qx + Q.Qux.T @ k
-        mean, cov, mu_ok = state_distribution_from_values(Vxx0, vx0, Vhat_xx, vhat_x, alpha)
-        first = mask_t == 0
-        mean = jnp.where(first, mu_m, mean)
-        cov = jnp.where(first, mu_P, cov)
+        mean, cov, mu_ok = state_distribution_from_values(ctx.Vxx, ctx.vx, Vhat_xx, vhat_x,
+                                                          alpha)
+        first = ctx.state_mask == 0
+        mean = jnp.where(first, ctx.state_mean, mean)
+        cov = jnp.where(first, ctx.state_cov, cov)
         ok = ok & (mu_ok | first)
-        state_kl = gaussian_kl(mean, jnp.where(first, eye_n, cov), nu_m,
-                               jnp.where(first, eye_n, nu_P)) * mask_t
+        eye = jnp.eye(mean.shape[0], dtype=mean.dtype)  # x0 is fixed: no state term at t = 0
+        state_kl = gaussian_kl(mean, jnp.where(first, eye, cov), ctx.prior_mean,
+                               jnp.where(first, eye, ctx.prior_cov)) * ctx.state_mask
         value = state_kl + policy_kl(pi, q, mean[None], cov[None])[0]
     else:
-        value = policy_kl(pi, q, mu_m[None], mu_P[None])[0]
+        value = policy_kl(pi, q, ctx.state_mean[None], ctx.state_cov[None])[0]
     return jnp.where(ok, value, jnp.nan), beta
 
 
-def _context(prep: Prepared, sol: SoftSolution, traj: GaussianTrajectory, delta):
+def _context(prep: Prepared, sol: SoftSolution, traj: GaussianTrajectory,
+             delta) -> _StepContext:
     pb = prep.problem
     T = prep.state_mask.shape[0]
-    n = pb.x0_mean.shape[0]
     V = sol.value
-    eye = jnp.broadcast_to(jnp.eye(n, dtype=pb.x0_mean.dtype), (T, n, n))
-    return (pb.cost, prep.neg_log_prior, prep.neg_log_prior_state, prep.state_mask, pb.dynamics,
-            V.Vxx[1:], V.vx[1:], V.v0[1:], V.Vxx[:T], V.vx[:T], traj.mean[:T], traj.cov[:T],
-            pb.prior.K, pb.prior.k, pb.prior.cov, prep.prior_states.mean[:T],
-            prep.prior_states.cov[:T], jnp.broadcast_to(delta, (T,)), eye)
+    return _StepContext(
+        cost=pb.cost, neg_log_prior=prep.neg_log_prior,
+        neg_log_prior_state=prep.neg_log_prior_state, state_mask=prep.state_mask,
+        dynamics=pb.dynamics, next_Vxx=V.Vxx[1:], next_vx=V.vx[1:], next_v0=V.v0[1:],
+        Vxx=V.Vxx[:T], vx=V.vx[:T], state_mean=traj.mean[:T], state_cov=traj.cov[:T],
+        prior_policy=pb.prior, prior_mean=prep.prior_states.mean[:T],
+        prior_cov=prep.prior_states.cov[:T], delta=jnp.broadcast_to(delta, (T,)))
 
 
 def _local(form, eta, ctx):
