@@ -5,6 +5,8 @@ Every example runs as a script with x64 enabled, writes ``results/dso/<name>.jso
 
 from __future__ import annotations
 
+import argparse
+
 import json
 import math
 import os
@@ -64,6 +66,34 @@ def samples_to_threshold(samples: np.ndarray, costs: np.ndarray, threshold: floa
     smooth = np.convolve(costs, np.ones(window) / window, mode="valid")
     hits = np.nonzero(smooth < threshold)[0]
     return None if hits.size == 0 else int(samples[hits[0] + window - 1])
+
+
+def argument_parser(description: str, iterations: int, rollouts: int) -> argparse.ArgumentParser:
+    """The options every DSO example takes: --iterations, --rollouts (per iteration), --seed."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--iterations", type=int, default=iterations)
+    parser.add_argument("--rollouts", type=int, default=rollouts)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the headless Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def finish(name: str, result: dict, plot_fn, plot: bool) -> dict:
+    """Write ``results/dso/<name>.json`` (and the figure via ``plot_fn``), report, return it."""
+    path = save(name, result)
+    if plot:
+        plot_fn(result)
+    print(f"wrote {path}")
+    return result
 
 
 def save(name: str, payload: dict) -> pathlib.Path:

@@ -16,7 +16,6 @@ Writes ``results/dso/mechanism_design.{json,png}``.
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 
@@ -105,11 +104,7 @@ def run(iterations: int = 80, rollouts: int = 128, horizon: int = 40, seed: int 
                                 "wall_s": timer.seconds}
         print(f"{name:12s} final length {final_length:.3f} m, task cost "
               f"{float(final.cost):.2f} ± {float(final.cost_stderr):.2f} ({timer.seconds:.0f} s)")
-    path = common.save("mechanism_design", result)
-    if plot:
-        _plot(result)
-    print(f"wrote {path}")
-    return result
+    return common.finish("mechanism_design", result, _plot, plot)
 
 
 def dataclass_replace(obj, **changes):
@@ -118,9 +113,7 @@ def dataclass_replace(obj, **changes):
 
 
 def _plot(result):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     for name, r in result["runs"].items():
@@ -138,9 +131,6 @@ def _plot(result):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--iterations", type=int, default=80)
-    parser.add_argument("--rollouts", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = common.argument_parser(__doc__, iterations=80, rollouts=128)
     args = parser.parse_args()
     run(iterations=args.iterations, rollouts=args.rollouts, seed=args.seed)

@@ -11,7 +11,6 @@ of the best improvement either method achieved).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import pathlib
 
@@ -70,17 +69,11 @@ def run(iterations: int = 60, rollouts: int = 128, horizon: int = 100, seed: int
             "step_norm": hist["step_norm"], "samples_to_threshold": reached,
             "final_cost": float(np.mean(hist["cost"][-5:])), "wall_s": hist["wall_s"]}
         print(f"{name}: rollouts to J < {np.round(thresholds, 1).tolist()}: {reached}")
-    path = common.save("policy_optimization", result)
-    if plot:
-        _plot(result)
-    print(f"wrote {path}")
-    return result
+    return common.finish("policy_optimization", result, _plot, plot)
 
 
 def _plot(result):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, m in result["methods"].items():
@@ -98,11 +91,8 @@ def _plot(result):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--iterations", type=int, default=60)
-    parser.add_argument("--rollouts", type=int, default=128)
+    parser = common.argument_parser(__doc__, iterations=60, rollouts=128)
     parser.add_argument("--horizon", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default="chain,gradient",
                         help="comma-separated subset of chain,gradient,natural (natural builds a "
                              "dense [p, p] Fisher: slow for the 1217-parameter MLP)")

@@ -16,7 +16,6 @@ clone term excluded) to fall below a threshold. Writes ``results/dso/seeding.{js
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 
@@ -119,17 +118,11 @@ def run(iterations: int = 40, rollouts: int = 128, horizon: int = 100, seed: int
         result["runs"][name] = {**r, "samples_to_threshold": reached,
                                 "final_task_cost": float(np.mean(r["task_cost"][-5:]))}
         print(f"{name}: rollouts to task J < {threshold:.1f}: {reached}")
-    path = common.save("seeding", result)
-    if plot:
-        _plot(result)
-    print(f"wrote {path}")
-    return result
+    return common.finish("seeding", result, _plot, plot)
 
 
 def _plot(result):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, r in result["runs"].items():
@@ -147,9 +140,6 @@ def _plot(result):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--iterations", type=int, default=40)
-    parser.add_argument("--rollouts", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = common.argument_parser(__doc__, iterations=40, rollouts=128)
     args = parser.parse_args()
     run(iterations=args.iterations, rollouts=args.rollouts, seed=args.seed)

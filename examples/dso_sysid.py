@@ -16,7 +16,6 @@ purely data-driven cost is supervised learning inside DSO. Writes ``results/dso/
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 
@@ -110,17 +109,11 @@ def run(rollouts: int = 16, horizon: int = 50, iterations: int = 300, noise_std:
                         "cost": [t[2] for t in trace]}}
     print(f"recovered mass {mass:.4f} (err {100 * err['mass']:.2f}%), damping {damping:.5f} "
           f"(err {100 * err['damping']:.2f}%) in {timer.seconds:.0f} s")
-    path = common.save("sysid", result)
-    if plot:
-        _plot(result)
-    print(f"wrote {path}")
-    return result
+    return common.finish("sysid", result, _plot, plot)
 
 
 def _plot(result):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
     for ax, name in zip(axes, ("mass", "damping")):
@@ -136,9 +129,6 @@ def _plot(result):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--iterations", type=int, default=300)
-    parser.add_argument("--rollouts", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = common.argument_parser(__doc__, iterations=300, rollouts=16)
     args = parser.parse_args()
     run(rollouts=args.rollouts, iterations=args.iterations, seed=args.seed)
