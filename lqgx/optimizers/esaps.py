@@ -16,6 +16,9 @@ temperature (eq. 5.2, 5.6):
 The dual (eq. 5.5) is g = E[V_0] - sum_t alpha_t (eps + 1) - sum_t beta_t delta. For a linear-
 Gaussian policy the entropy does not depend on the state, so with V_{t+1} fixed beta_t has a
 closed form given alpha_t (``lqgx.optimizers.kl_update``); alpha_t is solved as in SAPS (Alg. 5).
+As for SAPS the default ``method="newton"`` solves the update exactly (the entropy floor is one
+more convex per-step constraint in moment space, with multiplier beta_t); ``"coordinate"`` and
+``"block"`` are the thesis's schemes.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ ESAPS = Formulation(name="esaps", augmented_cost=augmented_cost, temperature=tem
 
 
 def esaps_update(problem: LocalProblem, eps, delta, *, log_alpha_init=None,
-                 method: str = "coordinate", dual: DualOptions = DualOptions(),
+                 method: str = "newton", dual: DualOptions = DualOptions(),
                  **options) -> UpdateResult:
     """One ESAPS update from ``problem.prior`` (pure, jit/vmap-able); ``delta`` bounds
     E[log pi] (entropy >= -delta). Other keywords: ``UpdateOptions`` fields."""

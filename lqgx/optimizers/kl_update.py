@@ -55,7 +55,11 @@ from lqgx.lq.entropy_floor import soft_backward_pass_entropy_floor
 from lqgx.lq.divergence import gaussian_kl, policy_entropy, policy_kl
 from lqgx.lq.forward import propagate
 from lqgx.lq.quadratic import expected_cost, negative_log_policy, q_function, weighted_sum
-from lqgx.lq.state_action import negative_log_gaussian, state_distribution_from_values
+from lqgx.lq.state_action import (
+    joint_state_action,
+    negative_log_gaussian,
+    state_distribution_from_values,
+)
 from lqgx.lq.types import (
     GaussianTrajectory,
     LinearDynamics,
@@ -66,9 +70,11 @@ from lqgx.lq.types import (
     cholesky_inverse,
     symmetrize,
 )
+from lqgx.optimizers import moment_newton
 from lqgx.optimizers.dual import DualOptions, solve_log_multipliers
+from lqgx.optimizers.moment_newton import NewtonOptions
 
-COORDINATE, BLOCK = "coordinate", "block"
+AUTO, NEWTON, COORDINATE, BLOCK = "auto", "newton", "coordinate", "block"
 PER_STEP, SINGLE = "per_step", "single"
 
 
@@ -124,7 +130,9 @@ class Formulation:
 class UpdateOptions:
     """Settings of ``constrained_update`` (static).
 
-    method: ``"coordinate"`` or ``"block"`` (module docstring). multiplier: ``"per_step"``
+    method: ``"newton"``, ``"coordinate"`` or ``"block"`` (module docstring); ``"auto"`` picks
+    ``"coordinate"`` for GPS (exact there) and ``"newton"`` for the state-action bounds. newton:
+    ``NewtonOptions`` of the ``"newton"`` method. multiplier: ``"per_step"``
     (alpha_t per step, the thesis) or ``"single"`` (GPS only: one alpha bounding the summed KL,
     Levine & Abbeel 2014). rtol: relative tolerance of the bounds at exit. max_outer: passes of
     the coordinate/block scheme. max_block/block_tol: block-descent iterations and the fixed-point
@@ -134,7 +142,7 @@ class UpdateOptions:
     mu, and full steps oscillate). dual: ``DualOptions`` of the per-step solves.
     """
 
-    method: str = static_field(default=COORDINATE)
+    method: str = static_field(default=AUTO)
     multiplier: str = static_field(default=PER_STEP)
     rtol: float = static_field(default=1e-4)
     max_outer: int = static_field(default=25)
@@ -143,10 +151,15 @@ class UpdateOptions:
     max_log_step: float = static_field(default=2.0)
     damping: float = static_field(default=0.5)
     dual: DualOptions = static_field(default=DualOptions())
+    newton: NewtonOptions = static_field(default=NewtonOptions())
 
     def validate(self) -> "UpdateOptions":
-        if self.method not in (COORDINATE, BLOCK):
-            raise ValueError(f"method must be 'coordinate' or 'block', got {self.method!r}")
+        if self.method not in (AUTO, NEWTON, COORDINATE, BLOCK):
+            raise ValueError(f"method must be 'auto', 'newton', 'coordinate' or 'block', "
+                             f"got {self.method!r}")
+        if self.method == NEWTON and self.multiplier == SINGLE:
+            raise ValueError("multiplier='single' needs method='coordinate' (one alpha couples "
+                             "all steps)")
         if self.multiplier not in (PER_STEP, SINGLE):
             raise ValueError(f"multiplier must be 'per_step' or 'single', got {self.multiplier!r}")
         if not (self.rtol > 0 and self.max_outer >= 1 and self.max_block >= 1):
@@ -243,10 +256,11 @@ def _state_kl(prep: Prepared, traj: GaussianTrajectory) -> jax.Array:
     return kl * prep.state_mask
 
 
-def constraint_values(prep: Prepared, sol: SoftSolution, traj: GaussianTrajectory):
-    """Closed-form (policy KL[T], state-action KL[T], entropy[T]) of a pass."""
-    kl = policy_kl(sol.policy, prep.problem.prior, traj.mean, traj.cov)
-    return kl, _state_kl(prep, traj) + kl, policy_entropy(sol.policy)
+def constraint_values(prep: Prepared, policy: LinearGaussianPolicy, traj: GaussianTrajectory):
+    """Closed-form (policy KL[T], state-action KL[T], entropy[T]) of ``policy`` with its
+    state marginals ``traj``."""
+    kl = policy_kl(policy, prep.problem.prior, traj.mean, traj.cov)
+    return kl, _state_kl(prep, traj) + kl, policy_entropy(policy)
 
 
 def _fixed_point_residual(prep: Prepared, traj, p_mean, p_cov):
@@ -400,7 +414,7 @@ def _dual_value(prep: Prepared, form: Formulation, sol: SoftSolution, alpha, bet
 
 def _kkt(form, options, prep, sol, traj, alpha, beta, eps, delta, block_res):
     """Bounds met, active ones at equality (complementary slackness), to ``options.rtol``."""
-    kl, kl_sa, entropy = constraint_values(prep, sol, traj)
+    kl, kl_sa, entropy = constraint_values(prep, sol.policy, traj)
     value = kl_sa if form.state_action else kl
     rtol = options.rtol
     at_min = alpha <= options.dual.alpha_min * (1 + 1e-6)
@@ -437,6 +451,11 @@ def constrained_update(form: Formulation, problem: LocalProblem, eps, delta=None
     delta = jnp.asarray(0.0 if delta is None else delta, dtype)
     delta_t = jnp.broadcast_to(delta, (T,))
     prep = prepare(pb, delta_t)
+    method = options.method
+    if method == AUTO:
+        method = NEWTON if form.state_action else COORDINATE
+    if method == NEWTON:
+        return _newton_update(form, prep, eps, delta_t, options)
     eta = (jnp.zeros((T,), dtype) if log_alpha_init is None
            else jnp.broadcast_to(jnp.asarray(log_alpha_init, dtype), (T,)))
     log_min = float(np.log(options.dual.alpha_min))
@@ -449,13 +468,13 @@ def constrained_update(form: Formulation, problem: LocalProblem, eps, delta=None
         def total_kl(e):
             sol, traj, _ = full_pass(form, prep, jnp.broadcast_to(jnp.exp(e[0]), (T,)), 0 * eps,
                                   None, None)
-            value = jnp.sum(constraint_values(prep, sol, traj)[0])
+            value = jnp.sum(constraint_values(prep, sol.policy, traj)[0])
             return jnp.where(sol.ok, value, jnp.nan)[None]
 
         ms = solve_log_multipliers(total_kl, eps[:1], eta[:1], options.dual)
         alpha = jnp.broadcast_to(jnp.exp(ms.log_alpha[0]), (T,))
         sol, traj, _ = full_pass(form, prep, alpha, 0 * alpha, None, None)
-        kl, kl_sa, entropy = constraint_values(prep, sol, traj)
+        kl, kl_sa, entropy = constraint_values(prep, sol.policy, traj)
         total = jnp.sum(kl)
         at_min = ms.log_alpha[0] <= log_min + 1e-9
         converged = ((jnp.abs(total - eps[0]) <= options.rtol * eps[0])
@@ -491,20 +510,20 @@ def constrained_update(form: Formulation, problem: LocalProblem, eps, delta=None
     def body(s):
         eta, beta, p_mean, p_cov, gamma, sol, traj, res, _, it = s
         ctx = _context(prep, sol, traj, delta_t)
-        if options.method == COORDINATE:
+        if method == COORDINATE:
             ms = solve_log_multipliers(lambda e: _local(form, e, ctx)[0], eps, eta, options.dual)
             damping = options.damping if state_action else 1.0
             eta_new = eta + damping * (ms.log_alpha - eta)
             if state_action:
                 # The closed-form mu_t (eq. 4.9) stops existing for alpha far below the current
                 # one, which caps the local step; slack bounds move down by at least e^2.
-                value = constraint_values(prep, sol, traj)[1]
+                value = constraint_values(prep, sol.policy, traj)[1]
                 slack = value < eps * (1 - options.rtol)
                 eta_new = jnp.where(slack, jnp.minimum(eta_new, eta - options.max_log_step),
                                     eta_new)
                 eta_new = jnp.maximum(eta_new, log_min)
         else:
-            value = (constraint_values(prep, sol, traj)[1 if state_action else 0])
+            value = (constraint_values(prep, sol.policy, traj)[1 if state_action else 0])
             r_true = jnp.log(value) - jnp.log(eps)
             log_local = lambda e: jnp.log(_local(form, e, ctx)[0])  # noqa: E731
             _, slope = jax.jvp(log_local, (eta,), (jnp.ones_like(eta),))
@@ -524,44 +543,64 @@ def constrained_update(form: Formulation, problem: LocalProblem, eps, delta=None
     eta, beta, p_mean, p_cov, gamma, sol, traj, res, done, it = jax.lax.while_loop(cond, body,
                                                                                    init)
     which = 1 if state_action else 0
-    if True:
-        # Feasibility restoration: if the coupled iteration stopped short of the KKT point, raise
-        # all alpha_t by one common factor e^s (s >= 0) until max_t KL_t / eps_t <= 1.
-        def worst_ratio(shift):
-            out = evaluate(eta + shift[0], beta, p_mean, p_cov, gamma)
-            ratio = jnp.max(constraint_values(prep, out[2], out[3])[which] / eps)
-            return jnp.where(out[2].ok & jnp.isfinite(out[4]), ratio, jnp.nan)[None]
 
-        def restore(_):
-            target = 1.0 - options.rtol
-            ms = solve_log_multipliers(
-                worst_ratio, jnp.asarray(target, dtype), jnp.zeros((1,), dtype),
-                DualOptions(alpha_min=1.0, alpha_max=1e8, rtol=0.5 * options.rtol, max_iter=30))
-            return eta + ms.log_alpha[0]
+    # Feasibility restoration: if the coupled iteration stopped short of the KKT point, raise
+    # all alpha_t by one common factor e^s (s >= 0) until max_t KL_t / eps_t <= 1.
+    def worst_ratio(shift):
+        out = evaluate(eta + shift[0], beta, p_mean, p_cov, gamma)
+        ratio = jnp.max(constraint_values(prep, out[2].policy, out[3])[which] / eps)
+        return jnp.where(out[2].ok & jnp.isfinite(out[4]), ratio, jnp.nan)[None]
 
-        feasible = jnp.all(constraint_values(prep, sol, traj)[which] <= eps * (1 + options.rtol))
-        eta_f = jax.lax.cond(done | feasible, lambda _: eta, restore, None)
-        out = evaluate(eta_f, beta, p_mean, p_cov, gamma)
-        restored = ~(done | feasible)
-        eta = eta_f
-        p_mean, p_cov, sol, traj, res, gamma, beta = jax.tree_util.tree_map(
-            lambda a, b: jnp.where(restored, a, b), out,
-            (p_mean, p_cov, sol, traj, res, gamma, beta))
+    def restore(_):
+        target = 1.0 - options.rtol
+        ms = solve_log_multipliers(
+            worst_ratio, jnp.asarray(target, dtype), jnp.zeros((1,), dtype),
+            DualOptions(alpha_min=1.0, alpha_max=1e8, rtol=0.5 * options.rtol, max_iter=30))
+        return eta + ms.log_alpha[0]
+
+    feasible = jnp.all(constraint_values(prep, sol.policy, traj)[which]
+                       <= eps * (1 + options.rtol))
+    eta_f = jax.lax.cond(done | feasible, lambda _: eta, restore, None)
+    out = evaluate(eta_f, beta, p_mean, p_cov, gamma)
+    restored = ~(done | feasible)
+    eta = eta_f
+    p_mean, p_cov, sol, traj, res, gamma, beta = jax.tree_util.tree_map(
+        lambda a, b: jnp.where(restored, a, b), out,
+        (p_mean, p_cov, sol, traj, res, gamma, beta))
     return _result(form, prep, sol, traj, jnp.exp(eta), beta, eps, delta_t, done, it)
 
 
-def _result(form, prep, sol, traj, alpha, beta, eps, delta, converged, iterations):
-    kl, kl_sa, entropy = constraint_values(prep, sol, traj)
+def _result(form, prep, sol, traj, alpha, beta, eps, delta, converged, iterations, policy=None):
+    """``UpdateResult`` of ``policy`` (default ``sol.policy``); the dual value comes from the
+    soft pass ``sol`` at the multipliers."""
+    policy = sol.policy if policy is None else policy
+    kl, kl_sa, entropy = constraint_values(prep, policy, traj)
     pb = prep.problem
     cost = jnp.sum(expected_cost(pb.cost, pb.final, traj))
-    ok = sol.ok & _all_finite((sol.policy, traj, kl_sa))
-    return UpdateResult(policy=sol.policy, trajectory=traj, alpha=alpha, beta=beta, kl=kl,
+    ok = sol.ok & _all_finite((policy, traj, kl_sa))
+    return UpdateResult(policy=policy, trajectory=traj, alpha=alpha, beta=beta, kl=kl,
                         kl_state_action=kl_sa, entropy=entropy,
                         dual=_dual_value(prep, form, sol, alpha, beta, eps, delta),
                         expected_cost=cost, converged=converged & ok, ok=ok,
                         iterations=iterations)
 
 
-def cholesky_ok(cov: jax.Array) -> jax.Array:
-    """True when every ``cov[t]`` factors (helper for input checks)."""
-    return jnp.all(jnp.isfinite(cholesky(cov)))
+def _newton_update(form: Formulation, prep: Prepared, eps, delta, options: UpdateOptions):
+    """``method="newton"``: the exact update of ``moment_newton``; the thesis's soft pass at the
+    returned multipliers (p = mu) supplies the value function and so the dual value."""
+    pb = prep.problem
+    T = eps.shape[0]
+    ref_mean, ref_cov = joint_state_action(pb.prior, prep.prior_states.mean,
+                                           prep.prior_states.cov)
+    moments = moment_newton.solve(moment_newton.MomentProblem(
+        dynamics=pb.dynamics, cost=pb.cost, final=pb.final, x0_mean=pb.x0_mean,
+        x0_cov=pb.x0_cov, prior=pb.prior, ref_mean=ref_mean, ref_cov=ref_cov, eps=eps,
+        delta=delta if form.entropy else None,
+        reference=moment_newton.JOINT if form.state_action else moment_newton.CONDITIONAL),
+        options.newton)
+    traj = propagate(pb.dynamics, moments.policy, pb.x0_mean, pb.x0_cov)
+    sol, _, _ = full_pass(form, prep, moments.alpha, moments.beta, traj.mean[:T], traj.cov[:T])
+    sol = SoftSolution(policy=sol.policy, value=sol.value, temperature=sol.temperature,
+                       ok=moments.ok)
+    return _result(form, prep, sol, traj, moments.alpha, moments.beta, eps, delta,
+                   moments.converged, moments.iterations, policy=moments.policy)

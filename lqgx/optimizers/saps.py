@@ -14,10 +14,17 @@ state terms that depend on the new state distribution mu_t itself (eq. 4.7/4.8, 
     temperature      alpha_t
 
 where p_t is the block-descent guess of mu_t (Alg. 2; the circular dependency of §4.4.1). The dual
-(eq. 4.6) is g = E[V_0] - sum_t alpha_t (eps + 1); dg/dalpha_t = KL_t - eps (eq. 4.4c). The default
-``method="coordinate"`` is Alg. 4: V held fixed, mu_t in closed form (eq. 4.9/4.10), one
-Newton/bisection solve per step; ``method="block"`` is Alg. 3 (block descent after every
-multiplier step).
+(eq. 4.6) is g = E[V_0] - sum_t alpha_t (eps + 1); dg/dalpha_t = KL_t - eps (eq. 4.4c).
+
+Methods. The default ``method="newton"`` solves the update exactly as the convex program over
+state-action moments that it is (``lqgx.optimizers.moment_newton``: barrier method, Newton steps
+by Riccati passes) and returns the KKT multipliers alpha_t; the soft backward pass at those
+multipliers with p = mu reproduces its policy, so it is the fixed point the thesis's schemes look
+for. The thesis's own schemes remain selectable: ``method="coordinate"`` is Alg. 4 (V held fixed,
+mu_t in closed form, eq. 4.9/4.10, one Newton/bisection solve per step) and ``method="block"`` is
+Alg. 3 (block descent, Alg. 2, after every multiplier step). On small exact problems they stop
+short of the KKT point (a few percent duality gap; tests/optimizers/test_saps.py measures it),
+which is why they are not the default.
 """
 
 from __future__ import annotations
@@ -50,10 +57,11 @@ SAPS = Formulation(name="saps", augmented_cost=augmented_cost, temperature=tempe
                    state_action=True)
 
 
-def saps_update(problem: LocalProblem, eps, *, log_alpha_init=None, method: str = "coordinate",
+def saps_update(problem: LocalProblem, eps, *, log_alpha_init=None, method: str = "newton",
                 dual: DualOptions = DualOptions(), **options) -> UpdateResult:
-    """One SAPS update from ``problem.prior`` (pure, jit/vmap-able). ``method``: ``"coordinate"``
-    (Alg. 4, default) or ``"block"`` (Alg. 3). Other keywords: ``UpdateOptions`` fields."""
+    """One SAPS update from ``problem.prior`` (pure, jit/vmap-able). ``method``: ``"newton"``
+    (exact, default), ``"coordinate"`` (Alg. 4) or ``"block"`` (Alg. 3). Other keywords:
+    ``UpdateOptions`` fields."""
     opts = UpdateOptions(method=method, dual=dual, **options).validate()
     return constrained_update(SAPS, problem, eps, log_alpha_init=log_alpha_init, options=opts)
 

@@ -27,9 +27,7 @@ def test_entropy_floor_and_state_action_bound_hold_at_every_step(problem, update
     entropy = np.asarray(res.entropy)
     assert bool(res.ok)
     assert np.all(entropy >= -delta - 1e-3), entropy
-    # Known weakness: with the floor active the feasibility restoration lands within 2 %, not
-    # 1e-3 (the entropy floor itself is exact, solved inside the backward pass).
-    assert np.all(np.asarray(res.kl_state_action) <= 0.1 * (1 + 2e-2))
+    assert np.all(np.asarray(res.kl_state_action) <= 0.1 * (1 + 1e-6))
     # complementary slackness for the floor: beta_t > 0 only where the floor is met exactly
     active = np.asarray(res.beta) > 1e-9
     assert active.any()
@@ -44,8 +42,9 @@ def test_huge_eps_gives_the_max_entropy_lqg_optimum(problem, update):
     soft = soft_backward_pass(problem.cost, problem.final, problem.dynamics, res.beta)
     np.testing.assert_allclose(np.asarray(res.policy.K), np.asarray(soft.policy.K), atol=1e-5)
     np.testing.assert_allclose(np.asarray(res.policy.k), np.asarray(soft.policy.k), atol=1e-5)
+    # rtol 1e-4: beta is the barrier's estimate mu / slack (accurate to ~1e-5)
     np.testing.assert_allclose(np.asarray(res.policy.cov), np.asarray(soft.policy.cov),
-                               rtol=1e-5)
+                               rtol=1e-4)
 
 
 def test_bad_delta_raises_value_error():

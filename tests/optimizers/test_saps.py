@@ -32,20 +32,13 @@ def solved(problem, update):
 def test_state_action_kl_is_within_the_bound_at_every_step(solved):
     kl = np.asarray(solved.kl_state_action)
     assert bool(solved.ok)
-    assert np.all(kl <= EPS * (1 + 1e-3)), kl
-    # at least the tightest step is active (alpha solves or the restoration scaling make it so)
-    assert kl.max() >= EPS * (1 - 1e-3)
+    assert np.all(kl <= EPS * (1 + 1e-6)), kl
+    assert kl.max() >= EPS * (1 - 1e-6)
 
 
-def test_weak_duality_dual_below_expected_cost(solved):
-    # cost form: the dual is a lower bound on the cost of the returned policy
-    assert float(solved.dual) <= float(solved.expected_cost) + 1e-8
-
-
-@pytest.mark.xfail(strict=True, reason="known weakness: the coupled per-step alpha iteration "
-                   "stops short of the KKT point; feasibility restoration leaves a duality gap")
 def test_strong_duality_at_the_kkt_point(solved):
-    np.testing.assert_allclose(float(solved.dual), float(solved.expected_cost), rtol=1e-3)
+    # the thesis's dual (eq. 4.6) at the returned multipliers equals the expected cost
+    np.testing.assert_allclose(float(solved.dual), float(solved.expected_cost), rtol=1e-6)
 
 
 def test_closed_form_state_action_kl_matches_monte_carlo(problem, solved):
@@ -64,12 +57,14 @@ def test_closed_form_state_action_kl_matches_monte_carlo(problem, solved):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known weakness: neither scheme reaches the KKT point to "
-                   "tolerance on this problem, so their dual values differ by a few percent")
+@pytest.mark.xfail(strict=True, reason="known weakness of the thesis's schemes: on this problem "
+                   "coordinate descent stops 0.5 % and block descent 2.7 % above the optimum "
+                   "(method='newton' and cvxpy agree to 2e-9), so their duals differ")
 def test_block_and_coordinate_descent_reach_the_same_dual_value(problem, solved):
+    coordinate = jax.jit(lambda pb: saps_update(pb, EPS, method="coordinate"))(problem)
     block = jax.jit(lambda pb: saps_update(pb, EPS, method="block"))(problem)
     assert np.all(np.asarray(block.kl_state_action) <= EPS * (1 + 1e-3))
-    np.testing.assert_allclose(float(block.dual), float(solved.dual), rtol=2e-3)
+    np.testing.assert_allclose(float(block.dual), float(coordinate.dual), rtol=2e-3)
 
 
 def test_tiny_eps_returns_the_prior(problem, update):

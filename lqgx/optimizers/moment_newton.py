@@ -1,0 +1,425 @@
+"""The exact constrained update: interior-point Newton on state-action moments.
+
+Why this works. Under linear-Gaussian dynamics every quantity in the GPS-family problems is a
+function of the joint moments (m_t, S_t) of rho_t(x, u) = mu_t(x) pi_t(u|x), with
+S_t = [[X_t, Y_t^T], [Y_t, Z_t]]:
+
+    E[cost_t]              = 1/2 tr(C_t S_t) + 1/2 m_t^T C_t m_t + c_t^T m_t + c0_t      (linear in S)
+    KL(rho_t || nu_t q_t)  (SAPS/ESAPS eq. 4.1c, 5.1c)        jointly convex in (m_t, S_t)
+    E_mu KL(pi_t || q_t)   (GPS eq. 3.3c; conditional relative entropy)   convex in (m_t, S_t)
+    -H(pi_t | x)           = -1/2 log|S_t| + 1/2 log|X_t| - m/2 log(2 pi e)   convex (eq. 5.1d)
+
+and the dynamics are *linear* in them (F = [A B]):
+
+    m^x_{t+1} = A m^x_t + B m^u_t + c,        X_{t+1} = F S_t F^T + W.
+
+So one update is a convex program: an optimal-control problem with linear dynamics in the state
+s_t = (m^x_t, vech X_t), control w_t = (m^u_t, vec Y_t, vech Z_t), convex stage costs and per-step
+convex constraints. We solve it with the log-barrier method (Boyd & Vandenberghe 2004, §11.3):
+for a decreasing barrier weight mu, minimize
+
+    sum_t E[cost_t] + E[final] - mu sum_t log(eps_t - D_t) [- mu sum_t log(H_t + delta_t)]
+
+by damped Newton steps, each a Riccati pass (``riccati_backward_pass``) over the moment
+coordinates (the Newton system of a linear-dynamics problem is banded in time). The start, the
+previous policy q, is strictly feasible for the KL bounds (D_t = 0); where q lies below an ESAPS
+entropy floor, a phase I raises the entropy first (``solve``).
+
+At the end, the barrier's dual estimates alpha_t = mu / (eps_t - D_t), beta_t = mu / (H_t +
+delta_t) are the KKT multipliers of the thesis's dual (eq. 3.8, 4.6, 5.5) to O(mu): the soft
+backward pass with those temperatures and p_t = mu_t reproduces the policy. Here there is no
+circular dependency between V_t and mu_t to iterate (§4.4.1): the moments are the variables.
+The policy is read off the joint: K = Y X^-1, k = m^u - K m^x, Sigma = Z - Y X^-1 Y^T.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lqgx._pytree import pytree_dataclass, static_field
+from lqgx.lq.backward import CONTROL_REGULARIZATION, riccati_backward_pass
+from lqgx.lq.types import (
+    LinearDynamics,
+    LinearGaussianPolicy,
+    QuadraticCost,
+    QuadraticFinalCost,
+    symmetrize,
+)
+
+CONDITIONAL, JOINT = "conditional", "joint"
+_LOG_2PI_E = float(np.log(2 * np.pi * np.e))
+
+
+@pytree_dataclass
+class NewtonOptions:
+    """Settings of the barrier method (static).
+
+    decrease: factor on mu after each centering. gap_rtol: stop when the duality-gap bound
+    (number of constraints) * mu <= gap_rtol * (1 + |cost|) (raised to 1e-6 in float32).
+    center_tol: a centering ends when the Newton decrement lambda^2 / 2 <= center_tol * mu;
+    final_center_tol: the same for the last one (the multipliers mu / slack are exact only at
+    the center), or at most ``final_steps`` Newton steps.
+    max_iter: Newton steps in all. entropy_margin: how far (nats) phase I moves the entropies
+    inside their floor before the cost enters (ESAPS with q below the floor).
+    """
+
+    decrease: float = static_field(default=0.1)
+    gap_rtol: float = static_field(default=1e-10)
+    center_tol: float = static_field(default=1e-3)
+    final_center_tol: float = static_field(default=1e-9)
+    final_steps: int = static_field(default=8)
+    max_iter: int = static_field(default=300)
+    entropy_margin: float = static_field(default=1e-3)
+
+
+@pytree_dataclass
+class MomentProblem:
+    """A constrained update in moment form (leading time axis ``T`` on every stage field).
+
+    dynamics, cost, final: the local model. x0_mean, x0_cov: the fixed initial state. reference:
+    ``JOINT`` bounds KL(rho_t || N(ref_mean_t, ref_cov_t)) (the joint of nu_t q_t: SAPS/ESAPS);
+    ``CONDITIONAL`` bounds E_mu KL(pi_t || q_t) (GPS). prior: q. eps[T]; delta[T] or None (no
+    entropy floor).
+    """
+
+    dynamics: LinearDynamics
+    cost: QuadraticCost
+    final: QuadraticFinalCost
+    x0_mean: jax.Array
+    x0_cov: jax.Array
+    prior: LinearGaussianPolicy
+    ref_mean: jax.Array
+    ref_cov: jax.Array
+    eps: jax.Array
+    delta: jax.Array | None
+    reference: str = static_field(default=JOINT)
+
+
+@pytree_dataclass
+class MomentSolution:
+    """Result of ``solve``: ``policy``, its state moments ``state_mean[T+1, n]``,
+    ``state_cov[T+1, n, n]``, multipliers ``alpha[T]``,
+    ``beta[T]`` (zeros without an entropy floor), bound values ``divergence[T]`` and
+    ``entropy[T]``, final barrier weight ``mu``, Newton ``iterations``, ``converged`` (gap
+    tolerance reached while centered) and ``ok`` (finite and strictly feasible throughout)."""
+
+    policy: LinearGaussianPolicy
+    state_mean: jax.Array
+    state_cov: jax.Array
+    alpha: jax.Array
+    beta: jax.Array
+    divergence: jax.Array
+    entropy: jax.Array
+    mu: jax.Array
+    iterations: jax.Array
+    converged: jax.Array
+    ok: jax.Array
+
+
+# -- moment coordinates ------------------------------------------------------------------------
+
+class _Packing:
+    """Flat coordinates s = (m^x, vech X) and w = (m^u, vec Y, vech Z)."""
+
+    def __init__(self, n: int, m: int):
+        self.n, self.m = n, m
+        self.tri_n, self.tri_m = np.tril_indices(n), np.tril_indices(m)
+
+    @staticmethod
+    def _unvech(v, tri, d):
+        M = jnp.zeros((d, d), v.dtype).at[tri].set(v)
+        return M + M.T - jnp.diag(jnp.diagonal(M))
+
+    def state(self, mx, X):
+        return jnp.concatenate([mx, X[self.tri_n]])
+
+    def control(self, mu, Y, Z):
+        return jnp.concatenate([mu, Y.reshape(-1), Z[self.tri_m]])
+
+    def unpack_state(self, s):
+        n = self.n
+        return s[:n], self._unvech(s[n:], self.tri_n, n)
+
+    def joint(self, s, w):
+        n, m = self.n, self.m
+        mx, X = self.unpack_state(s)
+        mu = w[:m]
+        Y = w[m:m + m * n].reshape(m, n)
+        Z = self._unvech(w[m + m * n:], self.tri_m, m)
+        S = jnp.block([[X, Y.T], [Y, Z]])
+        return jnp.concatenate([mx, mu]), S
+
+
+def _logdet(M):
+    """log|M| (NaN when M is not positive definite, which the line search rejects)."""
+    L = jnp.linalg.cholesky(M)
+    return 2.0 * jnp.sum(jnp.log(jnp.diagonal(L)))
+
+
+def _trace_solve(P, S):
+    return jnp.trace(jnp.linalg.solve(P, S))
+
+
+# -- stage quantities --------------------------------------------------------------------------
+
+def _stage_terms(pk: _Packing, problem_t, s, w):
+    """(expected cost, divergence D_t, conditional entropy H_t) of one step's moments."""
+    n, m = pk.n, pk.m
+    dyn, cost, q, ref_mean, ref_cov, reference = problem_t
+    mean, S = pk.joint(s, w)
+    C = jnp.block([[cost.Cxx, cost.Cux.T], [cost.Cux, cost.Cuu]])
+    g = jnp.concatenate([cost.cx, cost.cu])
+    expected = 0.5 * jnp.sum(C * S) + 0.5 * mean @ C @ mean + g @ mean + cost.c0
+    logdet_S, logdet_X = _logdet(S), _logdet(S[:n, :n])
+    if reference == JOINT:
+        d = mean - ref_mean
+        div = 0.5 * (_trace_solve(ref_cov, S) + d @ jnp.linalg.solve(ref_cov, d) - logdet_S
+                     + _logdet(ref_cov) - (n + m))
+    else:
+        E = jnp.concatenate([-q.K, jnp.eye(m, dtype=S.dtype)], axis=1)
+        r = E @ mean - q.k
+        div = 0.5 * (_trace_solve(q.cov, E @ S @ E.T) + r @ jnp.linalg.solve(q.cov, r)
+                     - logdet_S + logdet_X + _logdet(q.cov) - m)
+    entropy = 0.5 * (logdet_S - logdet_X) + 0.5 * m * _LOG_2PI_E
+    return expected, div, entropy
+
+
+def _barrier_stage(pk, problem_t, eps, delta, weight, mu, s, w):
+    """weight * E[cost_t] - mu log(eps - D_t) [- mu log(H_t + delta_t)]."""
+    expected, div, entropy = _stage_terms(pk, problem_t, s, w)
+    value = weight * expected - mu * jnp.log(eps - div)
+    if delta is not None:
+        value = value - mu * jnp.log(entropy + delta)
+    return value
+
+
+def _final_value(pk, final, s):
+    mx, X = pk.unpack_state(s)
+    return 0.5 * jnp.sum(final.Cxx * X) + 0.5 * mx @ final.Cxx @ mx + final.cx @ mx + final.c0
+
+
+def _next_state(pk, dyn_t, s, w):
+    mean, S = pk.joint(s, w)
+    F = jnp.concatenate([dyn_t.A, dyn_t.B], axis=1)
+    return pk.state(F @ mean + dyn_t.c, symmetrize(F @ S @ F.T + dyn_t.cov))
+
+
+# -- problem setup -----------------------------------------------------------------------------
+
+def _policy_moments(pk, problem: MomentProblem, policy: LinearGaussianPolicy, x0_cov):
+    """Flat moments (s[T+1], w[T]) of ``policy`` under the model (exact propagation)."""
+    dyn = problem.dynamics
+
+    def step(s, inp):
+        dyn_t, K, k, cov = inp
+        mx, X = pk.unpack_state(s)
+        Y = K @ X
+        w = pk.control(K @ mx + k, Y, symmetrize(Y @ K.T + cov))
+        return _next_state(pk, dyn_t, s, w), (s, w)
+
+    s0 = pk.state(problem.x0_mean, x0_cov)
+    sT, (s, w) = jax.lax.scan(step, s0, (dyn, policy.K, policy.k, policy.cov))
+    return jnp.concatenate([s, sT[None]]), w
+
+
+def _stage_data(problem: MomentProblem):
+    return (problem.dynamics, problem.cost, problem.prior, problem.ref_mean, problem.ref_cov)
+
+
+@pytree_dataclass
+class _Barrier:
+    """The barrier subproblem: cost ``weight`` (0 in phase I), ``mu``, entropy bound ``delta``."""
+
+    weight: jax.Array
+    mu: jax.Array
+    delta: jax.Array | None
+
+
+def _stage_fn(pk, problem, barrier: _Barrier):
+    """Per-step barrier objective over z = (s_t, w_t), vmapped over t."""
+    ds_dim = pk.n + len(pk.tri_n[0])
+
+    def one(d, e, dl, z):
+        return _barrier_stage(pk, d + (problem.reference,), e, dl, barrier.weight, barrier.mu,
+                              z[:ds_dim], z[ds_dim:])
+
+    axes = (0, 0, 0 if barrier.delta is not None else None, 0)
+    return one, axes
+
+
+def _objective(pk, problem, barrier: _Barrier, s, w):
+    one, axes = _stage_fn(pk, problem, barrier)
+    z = jnp.concatenate([s[:-1], w], axis=1)
+    stages = jax.vmap(one, in_axes=axes)(_stage_data(problem), problem.eps, barrier.delta, z)
+    total = jnp.sum(stages) + barrier.weight * _final_value(pk, problem.final, s[-1])
+    return jnp.where(jnp.isfinite(total), total, jnp.inf)
+
+
+def _stage_values(pk, problem, s, w):
+    data = _stage_data(problem)
+    return jax.vmap(lambda d, s_t, w_t: _stage_terms(pk, d + (problem.reference,), s_t, w_t))(
+        data, s[:-1], w)
+
+
+def _newton_direction(pk, problem, barrier: _Barrier, reg, s, w):
+    """Riccati pass on the barrier objective's second-order expansion; the full-step direction
+    (ds[T+1], dw[T]), the directional derivative along it, and ok."""
+    T = w.shape[0]
+    ds_dim = s.shape[1]
+    one, axes = _stage_fn(pk, problem, barrier)
+    args = (_stage_data(problem), problem.eps, barrier.delta,
+            jnp.concatenate([s[:-1], w], axis=1))
+    grad = jax.vmap(jax.grad(one, argnums=3), in_axes=axes)(*args)
+    hess = symmetrize(jax.vmap(jax.hessian(one, argnums=3), in_axes=axes)(*args))
+    cost = QuadraticCost(Cxx=hess[:, :ds_dim, :ds_dim], Cuu=hess[:, ds_dim:, ds_dim:],
+                         Cux=hess[:, ds_dim:, :ds_dim], cx=grad[:, :ds_dim],
+                         cu=grad[:, ds_dim:], c0=jnp.zeros((T,), s.dtype))
+    final_fn = lambda sT: barrier.weight * _final_value(pk, problem.final, sT)  # noqa: E731
+    final = QuadraticFinalCost(Cxx=jax.hessian(final_fn)(s[-1]), cx=jax.grad(final_fn)(s[-1]),
+                               c0=jnp.zeros((), s.dtype))
+    # The moment dynamics are linear: their Jacobians are exact and the same at any point.
+    jac = jax.vmap(jax.jacfwd(lambda d, s_t, w_t: _next_state(pk, d, s_t, w_t), argnums=(1, 2)))
+    A, B = jac(problem.dynamics, s[:-1], w)
+    lin = LinearDynamics(A=A, B=B, c=jnp.zeros_like(s[1:]),
+                         cov=jnp.zeros((T, ds_dim, ds_dim), s.dtype))
+    sol = riccati_backward_pass(cost, final, lin, reg, scheme=CONTROL_REGULARIZATION)
+
+    def roll(ds, inp):
+        K, k, A_t, B_t = inp
+        dw = k + K @ ds
+        return A_t @ ds + B_t @ dw, (ds, dw)
+
+    dsT, (ds, dw) = jax.lax.scan(roll, jnp.zeros((ds_dim,), s.dtype), (sol.K, sol.k, A, B))
+    ds = jnp.concatenate([ds, dsT[None]])
+    slope = jnp.sum(grad[:, :ds_dim] * ds[:-1]) + jnp.sum(grad[:, ds_dim:] * dw) \
+        + final.cx @ ds[-1]
+    ok = sol.ok & jnp.isfinite(slope) & _finite(ds) & _finite(dw)
+    return ds, dw, slope, ok
+
+
+def _finite(tree):
+    return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+def read_policy(pk: _Packing, s, w) -> LinearGaussianPolicy:
+    """K = Y X^-1, k = m^u - K m^x, Sigma = Z - Y X^-1 Y^T from the flat moments."""
+
+    def one(s_t, w_t):
+        mean, S = pk.joint(s_t, w_t)
+        n = pk.n
+        X, Y, Z = S[:n, :n], S[n:, :n], S[n:, n:]
+        K = jnp.linalg.solve(X, Y.T).T
+        return K, mean[n:] - K @ mean[:n], symmetrize(Z - K @ Y.T)
+
+    K, k, cov = jax.vmap(one)(s[:-1], w)
+    return LinearGaussianPolicy(K=K, k=k, cov=cov)
+
+
+def _entropy_lift(problem: MomentProblem, margin):
+    """Nats by which each step's entropy floor must be relaxed for q to be strictly inside it
+    (phase I starts from delta + lift and shrinks the relaxation to zero)."""
+    m = problem.prior.k.shape[-1]
+    entropy_q = 0.5 * jax.vmap(_logdet)(problem.prior.cov) + 0.5 * m * _LOG_2PI_E
+    return jnp.maximum(0.0, margin - entropy_q - problem.delta)
+
+
+def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> MomentSolution:
+    """Barrier-method solve of the constrained update (module docstring). Pure; jit/vmap-able.
+
+    Start: q's moments (every divergence 0 < eps). If q violates an entropy floor, phase I first
+    centers the constraints alone with the floor relaxed by ``theta * lift`` and shrinks theta to
+    0 as the entropy rises; if that stalls, the bounds have no common interior (``ok`` False).
+    """
+    dyn = problem.dynamics
+    T, n, m = dyn.B.shape
+    dtype = dyn.A.dtype
+    pk = _Packing(n, m)
+    # A deterministic start (x0_cov = 0) leaves K_0 undetermined; a tiny floor fixes it.
+    singular = ~_finite(jnp.linalg.cholesky(problem.x0_cov))
+    x0_cov = problem.x0_cov + jnp.where(singular, 1e-9 * (1.0 + jnp.trace(problem.x0_cov)), 0.0
+                                        ) * jnp.eye(n, dtype=dtype)
+    n_constraints = T * (2 if problem.delta is not None else 1)
+    gap_rtol = max(options.gap_rtol, 1e-6 if jnp.finfo(dtype).bits < 64 else 0.0)
+    steps = jnp.asarray(0.5 ** np.arange(40), dtype)
+    entropy_floor = problem.delta is not None
+    lift = _entropy_lift(problem, options.entropy_margin) if entropy_floor else None
+
+    def barrier(theta, mu):
+        phase1 = theta > 0
+        delta = problem.delta + theta * lift if entropy_floor else None
+        return _Barrier(weight=jnp.where(phase1, 0.0, 1.0).astype(dtype),
+                        mu=jnp.where(phase1, 1.0, mu), delta=delta)
+
+    def shrink(theta, entropy):
+        """Next relaxation: keep 90% of every relaxed slack (Newton on the barrier about doubles
+        it, so the entropies rise geometrically); 0 once the true slacks are >= the margin."""
+        slack = entropy + problem.delta
+        lifted = lift > 0
+        need = 0.9 * theta - 0.1 * slack / jnp.where(lifted, lift, 1.0)
+        theta_new = jnp.clip(jnp.max(jnp.where(lifted, need, 0.0)), 0.0, theta)
+        inside = jnp.all(jnp.where(lifted, slack >= options.entropy_margin, True))
+        return jnp.where(inside, 0.0, theta_new)
+
+    s, w = _policy_moments(pk, problem, problem.prior, x0_cov)
+    expected0 = jnp.sum(_stage_values(pk, problem, s, w)[0])
+    mu0 = (1.0 + jnp.abs(expected0)) / n_constraints
+    theta0 = jnp.asarray(1.0 if entropy_floor else 0.0, dtype)
+    if entropy_floor:
+        theta0 = jnp.where(jnp.any(lift > 0), theta0, 0.0)
+    feasible0 = jnp.isfinite(_objective(pk, problem, barrier(theta0, mu0), s, w))
+
+    def cond(state):
+        *_, it, done, ok = state
+        return (~done) & ok & (it < options.max_iter)
+
+    def body(state):
+        s, w, mu, theta, reg, final_it, it, done, ok = state
+        bar = barrier(theta, mu)
+        ds, dw, slope, dir_ok = _newton_direction(pk, problem, bar, reg, s, w)
+        f0 = _objective(pk, problem, bar, s, w)
+        trial = jax.vmap(lambda a: _objective(pk, problem, bar, s + a * ds, w + a * dw))(steps)
+        # Below rounding the Armijo test is meaningless: then take the full (pure Newton) step.
+        tiny = -slope <= 1e-12 * (1.0 + jnp.abs(f0))
+        armijo = (trial <= f0 + 0.1 * steps * slope) | (tiny & (steps == 1.0))
+        accept = dir_ok & armijo & jnp.isfinite(trial)
+        found = jnp.any(accept)
+        a = jnp.where(found, steps[jnp.argmax(accept)], 0.0)
+        s_new, w_new = jnp.where(found, s + a * ds, s), jnp.where(found, w + a * dw, w)
+        entropy = _stage_values(pk, problem, s_new, w_new)[2]
+        # Newton decrement: lambda^2 = -slope for the full step of an exact Newton direction. The
+        # last centering is tight: the multipliers mu / slack are exact only at the center.
+        last = (theta == 0) & (n_constraints * mu <= gap_rtol * (1.0 + jnp.abs(f0)))
+        tol = jnp.where(last, options.final_center_tol, options.center_tol)
+        # (the last centering is also ended after ``final_steps`` Newton steps: rounding may stall
+        # it far below the gap tolerance)
+        final_it = jnp.where(last, final_it + 1, 0)
+        centered = dir_ok & ((-0.5 * slope <= tol * bar.mu) | (final_it > options.final_steps))
+        if entropy_floor:
+            theta_new = shrink(theta, entropy)
+            stalled = (theta > 0) & centered & (theta_new >= theta)
+        else:
+            theta_new, stalled = theta, jnp.array(False)
+        phase2 = theta == 0
+        gap_done = last
+        done = phase2 & centered & gap_done
+        mu_new = jnp.where(phase2 & centered & ~gap_done, mu * options.decrease, mu)
+        reg_new = jnp.where(found, reg * 0.1, jnp.maximum(reg * 10.0, 1e-10))
+        reg_new = jnp.where(reg_new < 1e-12, 0.0, reg_new)
+        ok = ok & ~stalled & (found | centered | (reg_new < 1e12))
+        return s_new, w_new, mu_new, theta_new, reg_new, final_it, it + 1, done, ok
+
+    init = (s, w, mu0, theta0, jnp.zeros((), dtype), jnp.array(0), jnp.array(0),
+            jnp.array(False), feasible0)
+    s, w, mu, theta, _, _, it, done, ok = jax.lax.while_loop(cond, body, init)
+
+    _, div, entropy = _stage_values(pk, problem, s, w)
+    alpha = mu / (problem.eps - div)
+    beta = mu / (entropy + problem.delta) if entropy_floor else jnp.zeros((T,), dtype)
+    policy = read_policy(pk, s, w)
+    mx, X = jax.vmap(pk.unpack_state)(s)
+    ok = ok & (theta == 0) & _finite((policy, alpha, beta))  # theta > 0: no feasible start
+    return MomentSolution(policy=policy, state_mean=mx, state_cov=X, alpha=alpha, beta=beta,
+                          divergence=div, entropy=entropy, mu=mu, iterations=it,
+                          converged=done & ok, ok=ok)
