@@ -10,6 +10,18 @@ Heavy parts (MJX systems, DDPL, DSO) are imported lazily on first attribute acce
 from __future__ import annotations
 
 import importlib
+import os
+
+# XLA's CPU runtime loses work and hangs (every thread asleep) on the long while loops of the
+# moment-Newton update (T=50..100, seen on the 2-core CI machine) unless its concurrency-optimized
+# scheduler and multi-threaded Eigen kernels are off. lqgx's matrices are small, so this costs
+# nothing measurable; the flags must be set before the backend starts. A flag already present in
+# XLA_FLAGS (any value) is left alone.
+_XLA_CPU_FLAGS = ("--xla_cpu_enable_concurrency_optimized_scheduler=false",
+                  "--xla_cpu_multi_thread_eigen=false")
+for _flag in _XLA_CPU_FLAGS:
+    if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
 
 # Eager: ``lqgx.linearize`` must stay the function even after ``import lqgx.linearize`` (the module
 # of the same name), which a lazy attribute would not survive.
