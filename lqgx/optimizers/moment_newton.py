@@ -45,6 +45,7 @@ from lqgx.lq.types import (
     LinearGaussianPolicy,
     QuadraticCost,
     QuadraticFinalCost,
+    cholesky_inverse,
     symmetrize,
 )
 
@@ -121,11 +122,24 @@ class MomentSolution:
 # -- moment coordinates ------------------------------------------------------------------------
 
 class _Packing:
-    """Flat coordinates s = (m^x, vech X) and w = (m^u, vec Y, vech Z)."""
+    """Flat coordinates s = (m^x, vech X) and w = (m^u, vec Y, vech Z); z = (s, w) per step.
+
+    For the closed-form derivatives, ``mean_z[n+m]`` are the z-indices of the joint mean
+    (m^x, m^u) and ``cov_z[p]`` those of the p covariance coordinates, coordinate a being the
+    entry ``(cov_rows[a], cov_cols[a])`` of S (and its mirror when off the diagonal).
+    """
 
     def __init__(self, n: int, m: int):
         self.n, self.m = n, m
         self.tri_n, self.tri_m = np.tril_indices(n), np.tril_indices(m)
+        ds = n + len(self.tri_n[0])
+        self.state_size = ds
+        self.mean_z = np.r_[0:n, ds:ds + m]
+        y_rows, y_cols = np.divmod(np.arange(m * n), n)
+        self.cov_z = np.r_[n:ds, ds + m:ds + m + m * n + len(self.tri_m[0])]
+        self.cov_rows = np.r_[self.tri_n[0], n + y_rows, n + self.tri_m[0]]
+        self.cov_cols = np.r_[self.tri_n[1], y_cols, n + self.tri_m[1]]
+        self.off_diagonal = self.cov_rows != self.cov_cols
 
     @staticmethod
     def _unvech(v, tri, d):
@@ -193,6 +207,104 @@ def _barrier_stage(pk, problem_t, eps, delta, weight, mu, s, w):
     if delta is not None:
         value = value - mu * jnp.log(entropy + delta)
     return value
+
+
+# -- closed-form derivatives of one barrier stage ----------------------------------------------
+#
+# Every stage term is a quadratic in the joint mean M, a linear function tr(G S) of the joint
+# covariance, or a log-determinant, log|S| or log|X|. The second derivative of -log|S| is the
+# bilinear form (H1, H2) -> tr(S^-1 H1 S^-1 H2) (likewise for X), so the Hessian needs no
+# automatic differentiation: jax.hessian over the ~(n+m)^2 / 2 coordinates costs that many
+# passes through the Cholesky factorizations and dominated the solve for n = 8, m = 4.
+
+def _inverse_and_log_det(M):
+    """(M^-1, log|M|) through one Cholesky factorization (NaN when M is not positive definite)."""
+    L = jnp.linalg.cholesky(M)
+    return cholesky_inverse(L), 2.0 * jnp.sum(jnp.log(jnp.diagonal(L)))
+
+
+def _covariance_gradient(pk: _Packing, G):
+    """d tr(G S) / dz_a over the covariance coordinates (G symmetric): G_rc, twice off the
+    diagonal, where the coordinate sets both S_rc and S_cr."""
+    return G[pk.cov_rows, pk.cov_cols] * np.where(pk.off_diagonal, 2.0, 1.0)
+
+
+def _log_det_curvature(pk: _Packing, P):
+    """[p, p] matrix of (H1, H2) -> tr(P H1 P H2) over the covariance coordinates (P symmetric
+    [n+m, n+m]): the Hessian of -log|S| for P = S^-1, of -log|X| for P = X^-1 padded by zeros.
+
+    With the basis matrices E_rc + E_cr (off the diagonal) and E_rr, tr(P E_ij P E_kl) =
+    P_li P_jk, and summing the mirrored pairs gives (P_{r_a c_b} P_{c_a r_b} + P_{r_a r_b}
+    P_{c_a c_b}) w_a w_b with w = sqrt 2 off the diagonal and sqrt(1/2) on it.
+    """
+    r, c = pk.cov_rows, pk.cov_cols
+    w = np.where(pk.off_diagonal, np.sqrt(2.0), np.sqrt(0.5))
+    form = (P[r[:, None], c[None, :]] * P[c[:, None], r[None, :]]
+            + P[r[:, None], r[None, :]] * P[c[:, None], c[None, :]])
+    return np.outer(w, w) * form
+
+
+def _in_z(pk: _Packing, mean_part, cov_part):
+    """Scatter a gradient given over (joint mean, covariance coordinates) into z order."""
+    size = pk.state_size + pk.m + pk.m * pk.n + len(pk.tri_m[0])
+    return jnp.zeros((size,), cov_part.dtype).at[pk.mean_z].set(mean_part).at[pk.cov_z].set(
+        cov_part)
+
+
+def _stage_derivatives(pk: _Packing, problem_t, eps, delta, weight, mu, s, w):
+    """Gradient ``[Z]`` and Hessian ``[Z, Z]`` of ``_barrier_stage`` at z = (s, w), closed form.
+
+    For a barrier term -mu log g: gradient (mu / g) grad(-g), Hessian (mu / g) hess(-g) +
+    (mu / g^2) grad g grad g^T. The divergence and the entropy have no mean-covariance cross
+    terms, so each Hessian is a mean block, a covariance block (a combination of the two
+    log-determinant curvatures) and the two rank-one barrier terms.
+    """
+    n, m = pk.n, pk.m
+    d = n + m
+    dyn, cost, q, ref_mean, ref_cov, reference = problem_t
+    mean, S = pk.joint(s, w)
+    S_inv, log_det_S = _inverse_and_log_det(S)
+    X_inv, log_det_X = _inverse_and_log_det(S[:n, :n])
+    X_inv_padded = jnp.zeros((d, d), S.dtype).at[:n, :n].set(X_inv)
+    C = jnp.block([[cost.Cxx, cost.Cux.T], [cost.Cux, cost.Cuu]])
+    g = jnp.concatenate([cost.cx, cost.cu])
+    if reference == JOINT:
+        R_inv, log_det_R = _inverse_and_log_det(ref_cov)
+        r = mean - ref_mean
+        div = 0.5 * (jnp.sum(R_inv * S) + r @ R_inv @ r - log_det_S + log_det_R - d)
+        div_mean_grad, div_mean_hess = R_inv @ r, R_inv
+        div_cov_grad = 0.5 * (R_inv - S_inv)
+        div_s_curv, div_x_curv = 0.5, 0.0       # hess D = 1/2 F(S^-1)
+    else:
+        E = jnp.concatenate([-q.K, jnp.eye(m, dtype=S.dtype)], axis=1)
+        Q_inv, log_det_Q = _inverse_and_log_det(q.cov)
+        P = symmetrize(E.T @ Q_inv @ E)
+        r = E @ mean - q.k
+        div = 0.5 * (jnp.sum(P * S) + r @ Q_inv @ r - log_det_S + log_det_X + log_det_Q - m)
+        div_mean_grad, div_mean_hess = E.T @ Q_inv @ r, P
+        div_cov_grad = 0.5 * (P - S_inv + X_inv_padded)
+        div_s_curv, div_x_curv = 0.5, -0.5      # hess D = 1/2 F(S^-1) - 1/2 F(X^-1)
+    c_div = mu / (eps - div)
+    grad_div = _in_z(pk, div_mean_grad, _covariance_gradient(pk, div_cov_grad))
+    mean_grad = weight * (C @ mean + g) + c_div * div_mean_grad
+    cov_grad = _covariance_gradient(pk, 0.5 * weight * C + c_div * div_cov_grad)
+    s_curv, x_curv = c_div * div_s_curv, c_div * div_x_curv
+    rank_one = (c_div ** 2 / mu) * jnp.outer(grad_div, grad_div)
+    if delta is not None:
+        entropy = 0.5 * (log_det_S - log_det_X) + 0.5 * m * _LOG_2PI_E
+        c_ent = mu / (entropy + delta)
+        ent_cov_grad = _covariance_gradient(pk, 0.5 * (S_inv - X_inv_padded))
+        grad_ent = _in_z(pk, jnp.zeros((d,), S.dtype), ent_cov_grad)
+        cov_grad = cov_grad - c_ent * ent_cov_grad
+        # -c_ent hess H with hess H = -1/2 F(S^-1) + 1/2 F(X^-1)
+        s_curv, x_curv = s_curv + 0.5 * c_ent, x_curv - 0.5 * c_ent
+        rank_one = rank_one + (c_ent ** 2 / mu) * jnp.outer(grad_ent, grad_ent)
+    cov_hess = s_curv * _log_det_curvature(pk, S_inv) + x_curv * _log_det_curvature(
+        pk, X_inv_padded)
+    hess = (jnp.zeros_like(rank_one)
+            .at[np.ix_(pk.mean_z, pk.mean_z)].set(weight * C + c_div * div_mean_hess)
+            .at[np.ix_(pk.cov_z, pk.cov_z)].set(cov_hess)) + rank_one
+    return _in_z(pk, mean_grad, cov_grad), symmetrize(hess)
 
 
 def _final_value(pk, final, s):
@@ -263,25 +375,32 @@ def _stage_values(pk, problem, s, w):
         data, s[:-1], w)
 
 
-def _newton_direction(pk, problem, barrier: _Barrier, reg, s, w):
+def _moment_dynamics(pk, problem):
+    """Jacobians ``A[T, ds, ds]``, ``B[T, ds, dw]`` of the moment dynamics s' = f(s, w), which are
+    linear: exact, and the same at every point, so computed once per solve."""
+    s0 = jnp.zeros((pk.state_size,), problem.dynamics.A.dtype)
+    w0 = jnp.zeros((pk.m + pk.m * pk.n + len(pk.tri_m[0]),), s0.dtype)
+    jac = jax.jacfwd(lambda d, s_t, w_t: _next_state(pk, d, s_t, w_t), argnums=(1, 2))
+    return jax.vmap(jac, in_axes=(0, None, None))(problem.dynamics, s0, w0)
+
+
+def _newton_direction(pk, problem, moment_dyn, barrier: _Barrier, reg, s, w):
     """Riccati pass on the barrier objective's second-order expansion; the full-step direction
     (ds[T+1], dw[T]), the directional derivative along it, and ok."""
     T = w.shape[0]
     ds_dim = s.shape[1]
-    one, axes = _stage_fn(pk, problem, barrier)
-    args = (_stage_data(problem), problem.eps, barrier.delta,
-            jnp.concatenate([s[:-1], w], axis=1))
-    grad = jax.vmap(jax.grad(one, argnums=3), in_axes=axes)(*args)
-    hess = symmetrize(jax.vmap(jax.hessian(one, argnums=3), in_axes=axes)(*args))
+    A, B = moment_dyn
+    derivatives = lambda d, e, dl, s_t, w_t: _stage_derivatives(  # noqa: E731
+        pk, d + (problem.reference,), e, dl, barrier.weight, barrier.mu, s_t, w_t)
+    axes = (0, 0, 0 if barrier.delta is not None else None, 0, 0)
+    grad, hess = jax.vmap(derivatives, in_axes=axes)(_stage_data(problem), problem.eps,
+                                                     barrier.delta, s[:-1], w)
     cost = QuadraticCost(Cxx=hess[:, :ds_dim, :ds_dim], Cuu=hess[:, ds_dim:, ds_dim:],
                          Cux=hess[:, ds_dim:, :ds_dim], cx=grad[:, :ds_dim],
                          cu=grad[:, ds_dim:], c0=jnp.zeros((T,), s.dtype))
     final_fn = lambda sT: barrier.weight * _final_value(pk, problem.final, sT)  # noqa: E731
     final = QuadraticFinalCost(Cxx=jax.hessian(final_fn)(s[-1]), cx=jax.grad(final_fn)(s[-1]),
                                c0=jnp.zeros((), s.dtype))
-    # The moment dynamics are linear: their Jacobians are exact and the same at any point.
-    jac = jax.vmap(jax.jacfwd(lambda d, s_t, w_t: _next_state(pk, d, s_t, w_t), argnums=(1, 2)))
-    A, B = jac(problem.dynamics, s[:-1], w)
     lin = LinearDynamics(A=A, B=B, c=jnp.zeros_like(s[1:]),
                          cov=jnp.zeros((T, ds_dim, ds_dim), s.dtype))
     sol = riccati_backward_pass(cost, final, lin, reg, scheme=CONTROL_REGULARIZATION)
@@ -297,6 +416,31 @@ def _newton_direction(pk, problem, barrier: _Barrier, reg, s, w):
         + final.cx @ ds[-1]
     ok = sol.ok & jnp.isfinite(slope) & _finite(ds) & _finite(dw)
     return ds, dw, slope, ok
+
+
+def _backtracking(objective, f0, slope, accept_full_step, max_halvings: int = 40):
+    """Largest a in {1, 1/2, 1/4, ...} (at most ``max_halvings`` halvings) with the Armijo
+    decrease objective(a) <= f0 + 0.1 a slope, or a = 1 when ``accept_full_step`` (a finite
+    value suffices). Returns (a, found). A while loop: usually one or two evaluations, where
+    evaluating all candidates at once cost 40 objective passes per Newton step."""
+
+    def acceptable(a):
+        value = objective(a)
+        armijo = (value <= f0 + 0.1 * a * slope) | (accept_full_step & (a == 1.0))
+        return armijo & jnp.isfinite(value)
+
+    def cond(state):
+        a, found, tries = state
+        return ~found & (tries < max_halvings)
+
+    def body(state):
+        a, _, tries = state
+        a = 0.5 * a
+        return a, acceptable(a), tries + 1
+
+    one = jnp.ones((), f0.dtype)
+    a, found, _ = jax.lax.while_loop(cond, body, (one, acceptable(one), jnp.array(0)))
+    return jnp.where(found, a, 0.0), found
 
 
 def _finite(tree):
@@ -325,6 +469,27 @@ def _entropy_lift(problem: MomentProblem, margin):
     return jnp.maximum(0.0, margin - entropy_q - problem.delta)
 
 
+@pytree_dataclass
+class _NewtonState:
+    """Loop state of ``solve``: the iterate (s[T+1], w[T]), barrier weight mu, phase-I
+    relaxation theta, regularization, step counts, flags, and the last centered phase-II point
+    (the fallback when the Newton system breaks down)."""
+
+    s: jax.Array
+    w: jax.Array
+    mu: jax.Array
+    theta: jax.Array
+    reg: jax.Array
+    final_iterations: jax.Array
+    iterations: jax.Array
+    done: jax.Array
+    ok: jax.Array
+    centered_s: jax.Array
+    centered_w: jax.Array
+    centered_mu: jax.Array
+    has_center: jax.Array
+
+
 def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> MomentSolution:
     """Barrier-method solve of the constrained update (module docstring). Pure; jit/vmap-able.
 
@@ -342,7 +507,7 @@ def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> M
                                         ) * jnp.eye(n, dtype=dtype)
     n_constraints = T * (2 if problem.delta is not None else 1)
     gap_rtol = max(options.gap_rtol, 1e-6 if jnp.finfo(dtype).bits < 64 else 0.0)
-    steps = jnp.asarray(0.5 ** np.arange(40), dtype)
+    moment_dyn = _moment_dynamics(pk, problem)
     entropy_floor = problem.delta is not None
     lift = _entropy_lift(problem, options.entropy_margin) if entropy_floor else None
 
@@ -370,22 +535,20 @@ def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> M
         theta0 = jnp.where(jnp.any(lift > 0), theta0, 0.0)
     feasible0 = jnp.isfinite(_objective(pk, problem, barrier(theta0, mu0), s, w))
 
-    def cond(state):
-        *_, it, done, ok = state
-        return (~done) & ok & (it < options.max_iter)
+    def cond(st: _NewtonState):
+        return (~st.done) & st.ok & (st.iterations < options.max_iter)
 
-    def body(state):
-        s, w, mu, theta, reg, final_it, it, done, ok = state
+    def body(st: _NewtonState):
+        s, w, mu, theta, reg = st.s, st.w, st.mu, st.theta, st.reg
         bar = barrier(theta, mu)
-        ds, dw, slope, dir_ok = _newton_direction(pk, problem, bar, reg, s, w)
+        ds, dw, slope, dir_ok = _newton_direction(pk, problem, moment_dyn, bar, reg, s, w)
         f0 = _objective(pk, problem, bar, s, w)
-        trial = jax.vmap(lambda a: _objective(pk, problem, bar, s + a * ds, w + a * dw))(steps)
         # Below rounding the Armijo test is meaningless: then take the full (pure Newton) step.
-        tiny = -slope <= 1e-12 * (1.0 + jnp.abs(f0))
-        armijo = (trial <= f0 + 0.1 * steps * slope) | (tiny & (steps == 1.0))
-        accept = dir_ok & armijo & jnp.isfinite(trial)
-        found = jnp.any(accept)
-        a = jnp.where(found, steps[jnp.argmax(accept)], 0.0)
+        rounding = 1e4 * jnp.finfo(dtype).eps * (1.0 + jnp.abs(f0))
+        tiny = -slope <= rounding
+        a, found = _backtracking(
+            lambda a: _objective(pk, problem, bar, s + a * ds, w + a * dw), f0, slope, tiny)
+        found = found & dir_ok
         s_new, w_new = jnp.where(found, s + a * ds, s), jnp.where(found, w + a * dw, w)
         entropy = _stage_values(pk, problem, s_new, w_new)[2]
         # Newton decrement: lambda^2 = -slope for the full step of an exact Newton direction. The
@@ -394,25 +557,45 @@ def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> M
         tol = jnp.where(last, options.final_center_tol, options.center_tol)
         # (the last centering is also ended after ``final_steps`` Newton steps: rounding may stall
         # it far below the gap tolerance)
-        final_it = jnp.where(last, final_it + 1, 0)
-        centered = dir_ok & ((-0.5 * slope <= tol * bar.mu) | (final_it > options.final_steps))
+        final_it = jnp.where(last, st.final_iterations + 1, 0)
+        # A backtracked step whose predicted decrease is below rounding passed the Armijo test by
+        # rounding alone: f cannot be improved further at this precision, the point is as
+        # centered as it can be (else the loop stalls there). Full steps (a = 1) still converge
+        # the gradient quadratically and continue.
+        stuck = found & (a < 1.0) & (-a * slope <= rounding)
+        centered = dir_ok & ((-0.5 * slope <= tol * bar.mu) | stuck
+                             | (final_it > options.final_steps))
         if entropy_floor:
             theta_new = shrink(theta, entropy)
             stalled = (theta > 0) & centered & (theta_new >= theta)
         else:
             theta_new, stalled = theta, jnp.array(False)
         phase2 = theta == 0
-        gap_done = last
-        done = phase2 & centered & gap_done
-        mu_new = jnp.where(phase2 & centered & ~gap_done, mu * options.decrease, mu)
+        keep = phase2 & centered
         reg_new = jnp.where(found, reg * 0.1, jnp.maximum(reg * 10.0, 1e-10))
         reg_new = jnp.where(reg_new < 1e-12, 0.0, reg_new)
-        ok = ok & ~stalled & (found | centered | (reg_new < 1e12))
-        return s_new, w_new, mu_new, theta_new, reg_new, final_it, it + 1, done, ok
+        return _NewtonState(
+            s=s_new, w=w_new, mu=jnp.where(keep & ~last, mu * options.decrease, mu),
+            theta=theta_new, reg=reg_new, final_iterations=final_it,
+            iterations=st.iterations + 1, done=keep & last,
+            ok=st.ok & ~stalled & (found | centered | (reg_new < 1e12)),
+            centered_s=jnp.where(keep, s_new, st.centered_s),
+            centered_w=jnp.where(keep, w_new, st.centered_w),
+            centered_mu=jnp.where(keep, mu, st.centered_mu),
+            has_center=st.has_center | keep)
 
-    init = (s, w, mu0, theta0, jnp.zeros((), dtype), jnp.array(0), jnp.array(0),
-            jnp.array(False), feasible0)
-    s, w, mu, theta, _, _, it, done, ok = jax.lax.while_loop(cond, body, init)
+    zero = jnp.zeros((), dtype)
+    init = _NewtonState(s=s, w=w, mu=mu0, theta=theta0, reg=zero, final_iterations=jnp.array(0),
+                        iterations=jnp.array(0), done=jnp.array(False), ok=feasible0,
+                        centered_s=s, centered_w=w, centered_mu=mu0, has_center=jnp.array(False))
+    st = jax.lax.while_loop(cond, body, init)
+    # When the Newton system breaks down at a tiny mu (a multiplier ~1e7 makes it ~1e19-scaled),
+    # return the last centered point: feasible, with exact multipliers, gap n * mu not reached.
+    fall_back = ~st.ok & st.has_center
+    s = jnp.where(fall_back, st.centered_s, st.s)
+    w = jnp.where(fall_back, st.centered_w, st.w)
+    mu = jnp.where(fall_back, st.centered_mu, st.mu)
+    ok, done, it, theta = st.ok | st.has_center, st.done & st.ok, st.iterations, st.theta
 
     _, div, entropy = _stage_values(pk, problem, s, w)
     alpha = mu / (problem.eps - div)

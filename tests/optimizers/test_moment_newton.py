@@ -125,3 +125,36 @@ def test_huge_eps_gives_the_max_entropy_lqg_optimum_at_temperature_beta(problem,
     np.testing.assert_allclose(np.asarray(res.policy.K), np.asarray(soft.policy.K), atol=1e-5)
     np.testing.assert_allclose(np.asarray(res.policy.cov), np.asarray(soft.policy.cov),
                                rtol=1e-4)
+
+
+@pytest.mark.parametrize("reference", ["joint", "conditional"])
+@pytest.mark.parametrize("entropy_floor", [False, True])
+def test_closed_form_stage_derivatives_equal_autodiff(reference, entropy_floor):
+    """``_stage_derivatives`` (the Newton system) against jax.grad / jax.hessian of the barrier
+    stage value at a random strictly feasible point (n=3, m=2: every coordinate kind occurs)."""
+    from lqgx.optimizers import moment_newton as mn
+
+    pb = random_problem(T=2, n=3, m=2, seed=7)
+    pk = mn._Packing(3, 2)
+    r = np.random.default_rng(0)
+    A = r.normal(size=(5, 5))
+    S, mean = A @ A.T + 0.5 * np.eye(5), r.normal(size=5)
+    B = r.normal(size=(5, 5))
+    ref_cov, ref_mean = B @ B.T + np.eye(5), r.normal(size=5)
+    s = pk.state(jnp.asarray(mean[:3]), jnp.asarray(S[:3, :3]))
+    w = pk.control(jnp.asarray(mean[3:]), jnp.asarray(S[3:, :3]), jnp.asarray(S[3:, 3:]))
+    step = lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree)  # noqa: E731
+    data = (step(pb.dynamics), step(pb.cost), step(pb.prior), jnp.asarray(ref_mean),
+            jnp.asarray(ref_cov), reference)
+    _, div, entropy = mn._stage_terms(pk, data, s, w)
+    eps = float(div) + 0.7                                   # slack 0.7
+    delta = 0.4 - float(entropy) if entropy_floor else None  # slack 0.4
+    weight, mu = 1.3, 0.2
+    value = lambda z: mn._barrier_stage(pk, data, eps, delta, weight, mu,  # noqa: E731
+                                        z[:pk.state_size], z[pk.state_size:])
+    z = jnp.concatenate([s, w])
+    grad, hess = mn._stage_derivatives(pk, data, eps, delta, weight, mu, s, w)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(jax.grad(value)(z)),
+                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(hess), np.asarray(jax.hessian(value)(z)),
+                               rtol=1e-9, atol=1e-9)
