@@ -13,6 +13,12 @@ Usage::
 
     python benchmarks/linearization.py [--systems pendulum,ant] [--horizon 100] [--batch 64]
         [--repeats 3] [--out results/benchmarks/linearization.json]
+
+On a 2-core CPU the contact systems' autodiff run can deadlock inside jaxlib's batched LAPACK
+kernels (both intra-op pool threads block in ``ParallelBatchMap`` waiting for sub-tasks queued on
+the same, fully blocked pool; seen with jaxlib 0.10.2 on the ant); pinning the process to one core
+(``taskset -c 0 python benchmarks/linearization.py ...``) avoids it. ``cpus`` in the JSON is the
+number of cores the process may run on.
 """
 
 from __future__ import annotations
@@ -104,7 +110,7 @@ def main(argv=None):
     report = {"horizon": args.horizon, "batch": args.batch, "repeats": args.repeats,
               "device": str(jax.devices()[0]), "machine": platform.machine(),
               "jax": jax.__version__, "load_average_at_start": os.getloadavg()[0],
-              "cpus": os.cpu_count(), "systems": {}}
+              "cpus": len(os.sched_getaffinity(0)), "systems": {}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for name in names:

@@ -18,11 +18,14 @@ STATUS_MESSAGES: dict[int, str] = {
     0: "converged: relative cost change below tol",
     1: "converged: update step below tol",
     2: "finished the requested number of iterations",
+    3: "finished the requested number of iterations; some non-finite updates were rejected and "
+       "retried with a smaller step bound",
     100: "iteration limit reached before convergence",
     101: "regularization exceeded its maximum: no descent step found",
     102: "non-finite derivatives along the nominal trajectory",
     103: "the initial rollout is not finite (dynamics or cost returned NaN/inf)",
-    104: "non-finite values in the update; returned the last finite iterate",
+    104: "non-finite values in the update (or in its rollout on the true system) at the last "
+         "iteration; returned the last finite iterate",
 }
 
 

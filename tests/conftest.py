@@ -2,11 +2,27 @@
 
 XLA's CPU backend optimization level is lowered: the suite is dominated by compile time of small
 problems, and level 0 roughly halves it (runtime of these tiny solves barely changes).
+
+Each test process is pinned to one core (xdist worker gwK to core K mod ncpu) before JAX starts:
+jaxlib 0.10's batched LAPACK kernels (``ParallelBatchMap``, e.g. the triangular solves of
+batched ``cho_solve``) can deadlock its 2-thread intra-op pool on a 2-core machine, every thread
+asleep (gdb-confirmed on the ant linearization); with one core the pool has one thread and runs
+them inline. With ``-n 2`` on 2 cores each worker has a core of its own anyway.
 """
 
 import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+
+
+def _pin_to_one_core():
+    cpus = sorted(os.sched_getaffinity(0))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+
+
+_pin_to_one_core()
 
 import jax  # noqa: E402
 

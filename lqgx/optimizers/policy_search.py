@@ -10,7 +10,13 @@ Iteration i (thesis §1 / §3.4, "linearize, then optimize"):
    sample means. The model's noise is the system's ``noise_cov`` plus ``min_noise`` * I (state-
    action bounds need non-singular state marginals);
 3. ``constrained_update`` with the algorithm's ``Formulation``, warm-started with the last
-   multipliers. A non-finite update is rejected (pi_i kept, status 104).
+   multipliers, with the bound eps scaled by a trust factor s_i (1 at the start);
+4. safeguard: the update is rejected (pi_i kept) when it is non-finite or when the
+   new policy's noise-free rollout on the *true* system is non-finite (a finite but extreme
+   update of the local model can blow the simulator up: the quad pendulum at large eps). After a
+   rejection s halves, so the next (re-sampled) update is more conservative; after an acceptance
+   it doubles back toward 1. History: ``accepted``, ``eps_scale``. Status 3 when some updates
+   were rejected, 104 (not converged) when the last one was.
 
 The whole loop is one jitted ``lax.scan``; ``jax.vmap`` over keys runs independent trials.
 Costs are minimized (the thesis reports reward = -cost).
@@ -33,7 +39,7 @@ from lqgx.result import Result
 from lqgx.rollout import mean_rollout, sample_rollouts
 from lqgx.system import System
 
-FINISHED, NONFINITE_UPDATE = 2, 104
+FINISHED, FINISHED_WITH_REJECTIONS, NONFINITE_UPDATE = 2, 3, 104
 LINEARIZATIONS = ("autodiff", "samples")
 
 
@@ -96,16 +102,18 @@ def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGa
     dtype = system.x0.dtype
 
     def iteration(carry, key):
-        policy, log_alpha, rejected = carry
+        policy, log_alpha, eps_scale, rejected = carry
         k_sample, _ = jax.random.split(key)
         rollouts = sample_rollouts(system, policy, k_sample, options.samples)
         problem = _local_problem(system, policy, rollouts, options)
-        upd = constrained_update(form, problem, eps, delta, log_alpha_init=log_alpha,
+        upd = constrained_update(form, problem, eps_scale * eps, delta, log_alpha_init=log_alpha,
                                  options=options.update)
-        accept = upd.ok
+        states, actions = mean_rollout(system, upd.policy)
+        accept = upd.ok & jnp.all(jnp.isfinite(states)) & jnp.all(jnp.isfinite(actions))
         new_policy = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), upd.policy,
                                             policy)
         log_alpha = jnp.where(accept, jnp.log(upd.alpha), log_alpha)
+        new_scale = jnp.where(accept, jnp.minimum(1.0, 2.0 * eps_scale), 0.5 * eps_scale)
         row = {
             "cost_sampled": jnp.mean(rollouts.costs),   # of the policy *before* this update
             "cost_model": upd.expected_cost,
@@ -118,12 +126,13 @@ def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGa
             "dual_converged": upd.converged,
             "dual_iterations": upd.iterations,
             "accepted": accept,
+            "eps_scale": eps_scale,
         }
-        return (new_policy, log_alpha, rejected | ~accept), row
+        return (new_policy, log_alpha, new_scale, rejected | ~accept), row
 
     keys = jax.random.split(key, options.iterations + 1)
-    init = (policy, jnp.zeros((T,), dtype), jnp.array(False))
-    (policy, _, rejected), rows = jax.lax.scan(iteration, init, keys[:-1])
+    init = (policy, jnp.zeros((T,), dtype), jnp.ones((), dtype), jnp.array(False))
+    (policy, _, _, rejected), rows = jax.lax.scan(iteration, init, keys[:-1])
     final = sample_rollouts(system, policy, keys[-1], options.samples)
     final_cost = jnp.mean(final.costs)
     history = dict(rows)
@@ -134,7 +143,8 @@ def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGa
         history.pop("entropy")
         history.pop("beta")
     states, actions = mean_rollout(system, policy)
-    status = jnp.where(rejected, NONFINITE_UPDATE, FINISHED)
+    status = jnp.where(~rows["accepted"][-1], NONFINITE_UPDATE,
+                       jnp.where(rejected, FINISHED_WITH_REJECTIONS, FINISHED))
     return Result(states=states, actions=actions, policy=policy, cost=final_cost,
                   history=history, converged=status < 100,
                   iterations=jnp.asarray(options.iterations), status=status)

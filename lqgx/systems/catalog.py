@@ -363,6 +363,13 @@ def ant(**options) -> System:
       rates. The quaternion is part of the state; MuJoCo renormalizes it every step, and
       ``linearize(method="fd")`` maps MuJoCo's 28-dim tangent Jacobians onto these 29 coordinates
       (see ``lqgx.systems._mjx``).
+    * Contacts (pyramidal friction cones, as in the MJCF): MJX and C MuJoCo step identically
+      (~1e-15) while contacts stick, but differ once they slide (up to ~0.3 rad/s in a joint rate
+      per step): capsule-plane contacts get different tangent frames in MJX 3.17 and C MuJoCo,
+      and a pyramid's friction edges follow that frame. ``opt.cone = mjCONE_ELLIPTIC`` (rotation
+      invariant) brings them to ~1e-5. FD and autodiff Jacobians also differ where the centered
+      FD stencil (``eps = 2e-4``) makes or breaks a contact; autodiff gives the derivative of the
+      current contact set.
     * Action ``u[8]`` in ``[-1, 1]``, torque = 15 N m x command, order
       hip_1 ankle_1 hip_2 ankle_2 hip_3 ankle_3 hip_4 ankle_4.
     * ``dt = 0.02`` s, default horizon ``T = 50`` (1 s).
@@ -409,9 +416,7 @@ def humanoid_standup(**options) -> System:
       right_hip_y, right_knee, left_hip_x, left_hip_z, left_hip_y, left_knee, right_shoulder1,
       right_shoulder2, right_elbow, left_shoulder1, left_shoulder2, left_elbow); torso linear
       (world) and angular (body) velocity (6), 17 joint rates. Quaternion handling as for
-      ``ant``. Contacts: MJX and C MuJoCo agree to ~1e-2 per step once bodies touch the floor
-      (different contact/solver implementations), so ``method="fd"`` linearizes a slightly
-      different model than autodiff here.
+      ``ant``. Contacts: see ``ant`` on how MJX and C MuJoCo (and FD and autodiff) differ.
     * Action ``u[17]`` in ``[-0.4, 0.4]``, torque = gear x command (gear 100; hips_y 300,
       knees 200, arms 25), order as in the MJCF actuator list (abdomen_y, abdomen_z, abdomen_x,
       right leg x z y knee, left leg x z y knee, right arm s1 s2 elbow, left arm s1 s2 elbow).

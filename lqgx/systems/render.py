@@ -10,13 +10,16 @@
    kinematics (``mj_kinematics``), projected orthographically onto the model's first camera
    (or the x-z plane).
 
-An MP4 is written too when ``video=True`` and matplotlib finds an ``ffmpeg`` writer.
+With ``video=True`` (the default) an MP4 of every state (real time, ``fps = 1 / dt``) is written
+next to the PNG through ``imageio`` and the ffmpeg binary bundled by ``imageio-ffmpeg`` (no system
+ffmpeg needed); without those packages the MP4 is skipped with a ``RuntimeWarning``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import mujoco
@@ -239,33 +242,32 @@ def _write_png(path: Path, strip: np.ndarray) -> None:
     matplotlib.image.imsave(str(path), strip)
 
 
-def _ffmpeg_available() -> bool:
-    import matplotlib.animation as animation
+def _video_writer():
+    """``imageio.v2.get_writer`` when imageio and its bundled ffmpeg (imageio-ffmpeg) import."""
+    try:
+        import imageio.v2 as imageio
+        import imageio_ffmpeg  # noqa: F401 - provides the ffmpeg binary imageio runs
+    except ImportError:
+        return None
+    return imageio.get_writer
 
-    return animation.writers.is_available("ffmpeg")
+
+def _even(image: np.ndarray) -> np.ndarray:
+    """``image[h, w, 3]`` edge-padded to even ``h`` and ``w`` (H.264 with yuv420p needs them)."""
+    h, w = image.shape[:2]
+    return np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
-def _write_mp4(path: Path, images, fps: float) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.animation as animation
-    import matplotlib.pyplot as plt
-
-    if not animation.writers.is_available("ffmpeg"):
-        return False
-    h, w = images[0].shape[:2]
-    fig = plt.figure(figsize=(w / 100, h / 100), dpi=100)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.axis("off")
-    artist = ax.imshow(images[0])
-    writer = animation.FFMpegWriter(fps=fps)
-    with writer.saving(fig, str(path), dpi=100):
+def _write_mp4(get_writer, path: Path, images, fps: float) -> None:
+    """Encode ``images`` (each ``[h, w, 3]`` uint8) as an H.264 MP4 at ``fps`` frames/s."""
+    # imageio-ffmpeg starts ffmpeg with preexec_fn=os.setpgrp (to shield it from Ctrl-C), which
+    # forces a plain fork() and JAX's "fork is incompatible with multithreaded code" warning;
+    # without it the subprocess is spawned directly (Ctrl-C then also stops the encoder).
+    os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
+    with get_writer(str(path), fps=fps, codec="libx264", macro_block_size=2,
+                    ffmpeg_log_level="error") as writer:
         for image in images:
-            artist.set_data(image)
-            writer.grab_frame()
-    plt.close(fig)
-    return True
+            writer.append_data(_even(image))
 
 
 def render(system, states, path, *, frames: int = 8, width: int = 320, height: int = 240,
@@ -281,8 +283,8 @@ def render(system, states, path, *, frames: int = 8, width: int = 320, height: i
         camera: a camera name or index of the MJCF (default: its first camera).
         backend: ``"auto"`` (MuJoCo OpenGL, falling back to matplotlib), ``"mujoco"`` (error if
             no GL) or ``"matplotlib"``.
-        video: also write ``path`` with suffix ``.mp4`` (all states, real time) when an ffmpeg
-            writer is available.
+        video: also write ``path`` with suffix ``.mp4`` (every state, real time) when imageio
+            and imageio-ffmpeg are installed; otherwise warn and skip it.
 
     Returns:
         ``{"png": Path, "mp4": Path | None, "backend": "egl" | "osmesa" | "glfw" | "matplotlib",
@@ -309,30 +311,29 @@ def render(system, states, path, *, frames: int = 8, width: int = 320, height: i
     model = dyn.mj_model
     qposes = states[:, : dyn.nq]
 
-    video = bool(video) and _ffmpeg_available()
-    used = "matplotlib"
-    all_images = None
+    get_writer = _video_writer() if video else None
+    if video and get_writer is None:
+        warnings.warn("lqgx.render: MP4 skipped, no video writer; install it with "
+                      "`pip install imageio imageio-ffmpeg` (or pass video=False)",
+                      RuntimeWarning, stacklevel=2)
+    video = get_writer is not None and len(states) > 1
+    drawn = qposes if video else qposes[index]
+    images = None
     if backend in ("auto", "mujoco"):
         try:
-            all_images, used = _frames_mujoco(model, qposes if video else qposes[index],
-                                              width, height, camera)
+            images, used = _frames_mujoco(model, drawn, width, height, camera)
         except Exception as err:  # noqa: BLE001 - any GL failure means "fall back"
             if backend == "mujoco":
                 raise RuntimeError(f"MuJoCo offscreen rendering failed: {err}") from err
             log.info("MuJoCo offscreen rendering unavailable (%s); using matplotlib", err)
-    if all_images is None:
-        images, used = _frames_matplotlib(model, qposes[index], width, height, camera)
-    else:
-        images = [all_images[i] for i in index] if video else all_images
+    if images is None:
+        images, used = _frames_matplotlib(model, drawn, width, height, camera)
+    strip_images = [images[i] for i in index] if video else images
     sep = np.full((height, 4, 3), 255, dtype=np.uint8)
-    strip = np.concatenate(sum(([im, sep] for im in images), [])[:-1], axis=1)
+    strip = np.concatenate(sum(([im, sep] for im in strip_images), [])[:-1], axis=1)
     _write_png(path, strip)
     mp4 = None
-    if video and all_images is not None and len(all_images) > 1:
-        candidate = path.with_suffix(".mp4")
-        try:
-            if _write_mp4(candidate, all_images, fps=1.0 / dyn.dt):
-                mp4 = candidate
-        except Exception as err:  # noqa: BLE001 - the PNG is the deliverable, video optional
-            log.info("MP4 writing failed: %s", err)
+    if video:
+        mp4 = path.with_suffix(".mp4")
+        _write_mp4(get_writer, mp4, images, fps=1.0 / dyn.dt)
     return {"png": path, "mp4": mp4, "backend": used, "frames": index.tolist()}

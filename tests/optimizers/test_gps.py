@@ -137,3 +137,29 @@ def test_bad_policy_shape_raises():
                                     cov=jnp.ones((3, 1, 1)))
     with pytest.raises(ValueError, match="policy.K must have shape"):
         lqgx.gps(pendulum(), 0.1, policy=bad)
+
+
+def test_update_that_blows_up_the_true_system_is_rejected_and_retried_smaller():
+    """The outer loop's safeguard: the true dynamics return NaN once |x| > 2 (a simulator that
+    explodes), the local model (linear there) does not know it, so a large-eps update toward the
+    goal x = 10 is rejected; eps then halves until an update stays finite."""
+    T = 6
+
+    def dynamics(x, u):
+        x_next = x + 0.5 * u
+        return jnp.where(jnp.abs(x_next) > 2.0, jnp.nan, x_next)
+
+    system = lqgx.System(dynamics, lambda x, u, t: 0.01 * u @ u,
+                         lambda x: 10.0 * (x[0] - 10.0) ** 2, x0=jnp.zeros(1), horizon=T,
+                         x0_cov=1e-4 * jnp.eye(1), noise_cov=1e-6 * jnp.eye(1))
+    res = lqgx.gps(system, 50.0, iterations=6, samples=4, initial_std=0.1)
+    accepted = np.asarray(res.history["accepted"])
+    scale = np.asarray(res.history["eps_scale"])
+    assert not accepted[0] and accepted.any()
+    assert scale[0] == 1.0 and scale[1] == 0.5
+    assert np.all(np.isfinite(np.asarray(res.states))) and np.isfinite(float(res.cost))
+    if accepted[-1]:
+        assert int(res.status) == 3 and bool(res.converged)
+        assert "rejected" in res.message
+    else:
+        assert int(res.status) == 104 and not bool(res.converged)

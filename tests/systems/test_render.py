@@ -1,4 +1,4 @@
-"""lqgx.render: filmstrip PNGs from MuJoCo's offscreen renderer, with a matplotlib fallback."""
+"""lqgx.render: filmstrip PNGs from MuJoCo's offscreen renderer (matplotlib fallback), MP4s."""
 
 import matplotlib.image
 import numpy as np
@@ -42,7 +42,8 @@ def test_render_falls_back_to_matplotlib_without_gl(tmp_path, pendulum_states, m
 
     monkeypatch.setattr(rendering, "_gl_context", no_gl)
     system, states = pendulum_states
-    out = lqgx.render(system, states, tmp_path / "fallback.png", frames=3, width=64, height=48)
+    out = lqgx.render(system, states, tmp_path / "fallback.png", frames=3, width=64, height=48,
+                      video=False)
     assert out["backend"] == "matplotlib"
     assert out["mp4"] is None
     _check_png(out["png"], 3)
@@ -50,12 +51,37 @@ def test_render_falls_back_to_matplotlib_without_gl(tmp_path, pendulum_states, m
         lqgx.render(system, states, tmp_path / "x.png", backend="mujoco")
 
 
+def test_render_writes_an_mp4_of_every_state(tmp_path, pendulum_states):
+    import imageio.v2 as imageio
+
+    system, states = pendulum_states
+    # Odd frame sizes are padded to even ones for H.264.
+    out = lqgx.render(system, states, tmp_path / "clip.png", frames=2, width=65, height=49)
+    assert out["mp4"] == tmp_path / "clip.mp4"
+    with imageio.get_reader(str(out["mp4"])) as reader:  # len(reader) is inf for ffmpeg
+        video = np.stack(list(reader.iter_data()))
+    assert video.shape == (len(states), 50, 66, 3)
+    # Decoded frames are not blank and the pendulum moves between the first and the last.
+    assert video[0].std() > 5 and np.abs(video[0].astype(int) - video[-1]).max() > 50
+
+
+def test_render_without_a_video_writer_warns_and_writes_the_png(tmp_path, pendulum_states,
+                                                                monkeypatch):
+    monkeypatch.setattr(rendering, "_video_writer", lambda: None)
+    system, states = pendulum_states
+    with pytest.warns(RuntimeWarning, match="pip install imageio imageio-ffmpeg"):
+        out = lqgx.render(system, states, tmp_path / "novideo.png", frames=3, width=64,
+                          height=48)
+    assert out["mp4"] is None and not (tmp_path / "novideo.mp4").exists()
+    _check_png(out["png"], 3)
+
+
 def test_render_draws_free_joint_systems(tmp_path):
     system = systems.make("ant")
     states = np.stack([np.asarray(system.x0)] * 2)
     states[1, 0] = 0.5
     out = lqgx.render(system, states, tmp_path / "ant.png", frames=2, width=64, height=48,
-                      backend="matplotlib")
+                      backend="matplotlib", video=False)
     assert out["png"].exists()
 
 
