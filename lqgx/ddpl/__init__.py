@@ -21,13 +21,13 @@ from lqgx.ddpl.algorithm import DDPLConfig, TrainState, evaluate_policy, init_st
 from lqgx.ddpl.diffusion import DiffusionPolicy, project_ball, project_box
 from lqgx.ddpl.gaussian import GaussianPolicy
 from lqgx.ddpl.issm import fit_issm, issm_loss, issm_weights
-from lqgx.ddpl.schedules import Schedule, make_schedule
+from lqgx.ddpl.schedules import Schedule, gaussian_sampler_std, make_schedule
 from lqgx.ddpl.toy import DecSPGConfig, ToyConstants, expected_return, p_start, r_start, run_decspg
 
 __all__ = [
     "DDPLConfig", "TrainState", "init_state", "train_iteration", "train_iterations", "evaluate_policy", "make_policy",
     "DiffusionPolicy", "GaussianPolicy", "project_box", "project_ball",
-    "issm_weights", "issm_loss", "fit_issm", "Schedule", "make_schedule",
+    "issm_weights", "issm_loss", "fit_issm", "Schedule", "make_schedule", "gaussian_sampler_std",
     "DecSPGConfig", "ToyConstants", "run_decspg", "expected_return", "r_start", "p_start",
 ]
 

@@ -101,3 +101,22 @@ def make_schedule(
     safe = np.where(sig2 > 0, sig2, betas / alphas)
     weights = betas**2 / (safe * alphas)
     return Schedule(betas, alphas, alpha_bars, np.sqrt(sig2), weights)
+
+
+def gaussian_sampler_std(schedule: Schedule, data_std: float) -> float:
+    """Std of the H-step reverse process (§2.2) run with the *exact* score of N(0, data_std²) data.
+
+    The marginals are p_τ = N(0, v_τ), v_τ = ᾱ_τ data_std² + 1 − ᾱ_τ, so s_τ(a) = −a / v_τ and each
+    step is linear: Var(a_{τ−1}) = ((1 − β_τ / v_τ) / √α_τ)² Var(a_τ) + σ_τ², from Var(a_H) = 1.
+    A perfect score network therefore samples with std ``gaussian_sampler_std`` instead of
+    ``data_std``. In Algorithm 2 the ISSM proposal is the current policy, so this map is applied
+    once per epoch to the policy's own samples: a schedule/variance pair that contracts
+    (result < data_std) makes the policy collapse to a point even with η = 0; one that expands
+    keeps a floor of exploration noise.
+    """
+    var = 1.0
+    for beta, alpha, abar, sigma in zip(schedule.betas[::-1], schedule.alphas[::-1],
+                                        schedule.alpha_bars[::-1], schedule.sigmas[::-1]):
+        v_tau = abar * data_std**2 + 1.0 - abar
+        var = ((1.0 - beta / v_tau) / np.sqrt(alpha)) ** 2 * var + sigma**2
+    return float(np.sqrt(var))

@@ -528,7 +528,11 @@ def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> M
         return jnp.where(inside, 0.0, theta_new)
 
     s, w = _policy_moments(pk, problem, problem.prior, x0_cov)
-    expected0 = jnp.sum(_stage_values(pk, problem, s, w)[0])
+    # The first barrier weight puts the duality-gap bound n * mu at q's total expected cost. The
+    # final cost counts: with end-state-only costs (quad pendulum) it is nearly all of it, and a
+    # mu0 from the running costs alone starts the path ~1e3 too stiff (hundreds of damped steps).
+    expected0 = jnp.sum(_stage_values(pk, problem, s, w)[0]) + _final_value(pk, problem.final,
+                                                                            s[-1])
     mu0 = (1.0 + jnp.abs(expected0)) / n_constraints
     theta0 = jnp.asarray(1.0 if entropy_floor else 0.0, dtype)
     if entropy_floor:
