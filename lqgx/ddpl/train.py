@@ -27,6 +27,14 @@ therefore uses the paper's σ² = β/α with the VP schedule (one of the three o
 expansion (sd 1 → 1.10, 0.1 → 0.16), i.e. a small exploration floor and no collapse. The MPE/SMAX
 CPU presets still use the posterior variance (not re-measured); the "paper" presets keep Table 3
 (linear, σ² = β/α).
+
+Reward scale of the toy CPU preset (0.1; the weights divide it out again, so η keeps its meaning).
+Adam's step is scale-free, so the critic's output jitter per update is set by the learning rate in
+*scaled* units. With 1e-3 the whole start-state signal (r_start spans ≈ 40 → 0.04) sat at that
+jitter level: after 20k steps (former preset) Q̂_1(−1, 0.6) − Q̂_1(−1, 0) was +15 against the true
+−3.4, and the policies followed such spurious maxima (VP, σ² = β/α, scale 1e-3: final J −2.2 ± 1.4
+over 3 seeds); with 0.1 the learned start-state shape follows r_start and the diffusion runs settle
+at J ≈ −0.3.
 """
 
 from __future__ import annotations
@@ -47,8 +55,8 @@ from lqgx.ddpl.algorithm import DDPLConfig, evaluate_policy, init_state, train_i
 from lqgx.ddpl.envs import make as make_env
 
 _TOY_PAPER = dict(gamma=0.1, eta=1.0, reward_scale=1e-3, total_env_steps=1_000_000, learning_starts=1000)
-_TOY_CPU = dict(_TOY_PAPER, total_env_steps=20_000, schedule="vp", reverse_variance="paper", hidden=(64, 64),
-                batch_size=128, num_action_samples=4,
+_TOY_CPU = dict(_TOY_PAPER, total_env_steps=20_000, schedule="vp", reverse_variance="paper", reward_scale=0.1,
+                hidden=(64, 64), batch_size=128, num_action_samples=4,
                 buffer_size=100_000, learning_starts=200, lr_start=1e-3, lr_end=5e-4, eval_every=2_000,
                 eval_episodes=2000, checkpoint_every=2_000)
 _CPU_COMMON = dict(hidden=(64, 64), batch_size=128, num_action_samples=4, buffer_size=50_000,

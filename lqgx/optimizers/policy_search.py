@@ -11,9 +11,11 @@ Iteration i (thesis §1 / §3.4, "linearize, then optimize"):
    action bounds need non-singular state marginals);
 3. ``constrained_update`` with the algorithm's ``Formulation``, warm-started with the last
    multipliers, with the bound eps scaled by a trust factor s_i (1 at the start);
-4. safeguard: the update is rejected (pi_i kept) when it is non-finite or when the
-   new policy's noise-free rollout on the *true* system is non-finite (a finite but extreme
-   update of the local model can blow the simulator up: the quad pendulum at large eps). After a
+4. safeguard: the update is rejected (pi_i and its samples kept) when it is non-finite or
+   when the new policy's noise-free rollout or any of its ``samples`` rollouts on the *true*
+   system is non-finite (a finite but extreme update of the local model can blow the simulator
+   up: the quad pendulum at large eps). Those samples, drawn right after the update, are the
+   next iteration's samples, so the check costs no extra rollouts. After a
    rejection s halves, so the next (re-sampled) update is more conservative; after an acceptance
    it doubles back toward 1. History: ``accepted``, ``eps_scale``. Status 3 when some updates
    were rejected, 104 (not converged) when the last one was.
@@ -36,7 +38,7 @@ from lqgx.lq.quadratic import shift_cost, shift_final_cost
 from lqgx.lq.types import LinearDynamics, LinearGaussianPolicy
 from lqgx.optimizers.kl_update import Formulation, LocalProblem, UpdateOptions, constrained_update
 from lqgx.result import Result
-from lqgx.rollout import mean_rollout, sample_rollouts
+from lqgx.rollout import Rollouts, mean_rollout, sample_rollouts
 from lqgx.system import System
 
 FINISHED, FINISHED_WITH_REJECTIONS, NONFINITE_UPDATE = 2, 3, 104
@@ -95,27 +97,48 @@ def _local_problem(system: System, policy: LinearGaussianPolicy, rollouts, o: Se
                         x0_cov=system.x0_cov, prior=policy)
 
 
+@pytree_dataclass
+class _SearchState:
+    """Carry of the outer loop: the current policy, its samples on the true system, the last
+    multipliers (warm start), the trust factor on eps and whether any update was rejected."""
+
+    policy: LinearGaussianPolicy
+    rollouts: Rollouts
+    log_alpha: jax.Array
+    eps_scale: jax.Array
+    rejected: jax.Array
+
+
+def _all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
 @functools.partial(jax.jit, static_argnames=("form", "options"))
 def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGaussianPolicy,
             options: SearchOptions) -> Result:
     T = system.horizon
     dtype = system.x0.dtype
 
-    def iteration(carry, key):
-        policy, log_alpha, eps_scale, rejected = carry
-        k_sample, _ = jax.random.split(key)
-        rollouts = sample_rollouts(system, policy, k_sample, options.samples)
+    def iteration(carry: _SearchState, key):
+        policy, rollouts, eps_scale = carry.policy, carry.rollouts, carry.eps_scale
         problem = _local_problem(system, policy, rollouts, options)
-        upd = constrained_update(form, problem, eps_scale * eps, delta, log_alpha_init=log_alpha,
-                                 options=options.update)
+        upd = constrained_update(form, problem, eps_scale * eps, delta,
+                                 log_alpha_init=carry.log_alpha, options=options.update)
+        # The new policy's samples are drawn now: they test the update on the true system and,
+        # if it is accepted, are the next iteration's samples (no extra rollouts).
+        new_rollouts = sample_rollouts(system, upd.policy, key, options.samples)
         states, actions = mean_rollout(system, upd.policy)
-        accept = upd.ok & jnp.all(jnp.isfinite(states)) & jnp.all(jnp.isfinite(actions))
-        new_policy = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), upd.policy,
-                                            policy)
-        log_alpha = jnp.where(accept, jnp.log(upd.alpha), log_alpha)
-        new_scale = jnp.where(accept, jnp.minimum(1.0, 2.0 * eps_scale), 0.5 * eps_scale)
+        accept = upd.ok & _all_finite((states, actions, new_rollouts))
+        keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
+            lambda a, b: jnp.where(accept, a, b), new, old)
+        next_state = _SearchState(
+            policy=keep(upd.policy, policy), rollouts=keep(new_rollouts, rollouts),
+            log_alpha=jnp.where(accept, jnp.log(upd.alpha), carry.log_alpha),
+            eps_scale=jnp.where(accept, jnp.minimum(1.0, 2.0 * eps_scale), 0.5 * eps_scale),
+            rejected=carry.rejected | ~accept)
         row = {
-            "cost_sampled": jnp.mean(rollouts.costs),   # of the policy *before* this update
+            "cost": jnp.mean(next_state.rollouts.costs),  # of the policy after this iteration
+            "cost_sampled": jnp.mean(rollouts.costs),     # of the policy *before* this update
             "cost_model": upd.expected_cost,
             "kl": jnp.max(upd.kl),
             "kl_state_action": jnp.max(upd.kl_state_action),
@@ -128,15 +151,17 @@ def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGa
             "accepted": accept,
             "eps_scale": eps_scale,
         }
-        return (new_policy, log_alpha, new_scale, rejected | ~accept), row
+        return next_state, row
 
     keys = jax.random.split(key, options.iterations + 1)
-    init = (policy, jnp.zeros((T,), dtype), jnp.ones((), dtype), jnp.array(False))
-    (policy, _, _, rejected), rows = jax.lax.scan(iteration, init, keys[:-1])
-    final = sample_rollouts(system, policy, keys[-1], options.samples)
-    final_cost = jnp.mean(final.costs)
+    init = _SearchState(policy=policy, rollouts=sample_rollouts(system, policy, keys[0],
+                                                                options.samples),
+                        log_alpha=jnp.zeros((T,), dtype), eps_scale=jnp.ones((), dtype),
+                        rejected=jnp.array(False))
+    last, rows = jax.lax.scan(iteration, init, keys[1:])
+    policy, rejected = last.policy, last.rejected
+    final_cost = jnp.mean(last.rollouts.costs)
     history = dict(rows)
-    history["cost"] = jnp.concatenate([rows["cost_sampled"][1:], final_cost[None]])
     if not form.state_action:
         history.pop("kl_state_action")
     if not form.entropy:
