@@ -25,3 +25,9 @@ def static_field(**kwargs):
 
 def replace(obj, **changes):
     return dataclasses.replace(obj, **changes)
+
+
+def all_finite(tree) -> jax.Array:
+    """True when every leaf of ``tree`` is finite (a traced boolean scalar)."""
+    return jax.numpy.all(jax.numpy.stack(
+        [jax.numpy.all(jax.numpy.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))

@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lqgx._pytree import pytree_dataclass, static_field
+from lqgx._pytree import all_finite, pytree_dataclass, static_field
 from lqgx.lq.backward import SoftSolution, entropy_floor_temperature, soft_backward_pass
 from lqgx.lq.entropy_floor import soft_backward_pass_entropy_floor
 from lqgx.lq.divergence import gaussian_kl, policy_entropy, policy_kl
@@ -271,10 +271,6 @@ def _fixed_point_residual(prep: Prepared, traj, p_mean, p_cov):
     return jnp.max(kl * prep.state_mask)
 
 
-def _all_finite(tree) -> jax.Array:
-    return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
-
-
 def block_descent(form: Formulation, prep: Prepared, alpha, beta, p_mean, p_cov,
                   options: UpdateOptions, gamma=1.0):
     """Alg. 2: find p_t = mu_t(p) for fixed multipliers by p <- p + gamma (mu(p) - p), halving
@@ -287,7 +283,7 @@ def block_descent(form: Formulation, prep: Prepared, alpha, beta, p_mean, p_cov,
     def evaluate(pm, pc):
         sol, traj, b = full_pass(form, prep, alpha, beta, pm, pc)
         res = _fixed_point_residual(prep, traj, pm, pc)
-        good = sol.ok & jnp.isfinite(res) & _all_finite((sol.policy, traj))
+        good = sol.ok & jnp.isfinite(res) & all_finite((sol.policy, traj))
         return sol, traj, b, jnp.where(good, res, jnp.inf)
 
     sol, traj, b, res = evaluate(p_mean, p_cov)
@@ -427,7 +423,7 @@ def _kkt(form, options, prep, sol, traj, alpha, beta, eps, delta, block_res):
         good = good & jnp.all(floor_ok)
     if form.state_action:
         good = good & (block_res <= max(options.block_tol, 1e-7) * 10)
-    return good & sol.ok & _all_finite((sol.policy, traj))
+    return good & sol.ok & all_finite((sol.policy, traj))
 
 
 def constrained_update(form: Formulation, problem: LocalProblem, eps, delta=None, *,
@@ -577,7 +573,7 @@ def _result(form, prep, sol, traj, alpha, beta, eps, delta, converged, iteration
     kl, kl_sa, entropy = constraint_values(prep, policy, traj)
     pb = prep.problem
     cost = jnp.sum(expected_cost(pb.cost, pb.final, traj))
-    ok = sol.ok & _all_finite((policy, traj, kl_sa))
+    ok = sol.ok & all_finite((policy, traj, kl_sa))
     return UpdateResult(policy=policy, trajectory=traj, alpha=alpha, beta=beta, kl=kl,
                         kl_state_action=kl_sa, entropy=entropy,
                         dual=_dual_value(prep, form, sol, alpha, beta, eps, delta),

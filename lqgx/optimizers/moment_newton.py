@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lqgx._pytree import pytree_dataclass, static_field
+from lqgx._pytree import all_finite, pytree_dataclass, static_field
 from lqgx.lq.backward import CONTROL_REGULARIZATION, riccati_backward_pass
 from lqgx.lq.types import (
     LinearDynamics,
@@ -134,6 +134,7 @@ class _Packing:
         self.tri_n, self.tri_m = np.tril_indices(n), np.tril_indices(m)
         ds = n + len(self.tri_n[0])
         self.state_size = ds
+        self.control_size = m + m * n + len(self.tri_m[0])
         self.mean_z = np.r_[0:n, ds:ds + m]
         y_rows, y_cols = np.divmod(np.arange(m * n), n)
         self.cov_z = np.r_[n:ds, ds + m:ds + m + m * n + len(self.tri_m[0])]
@@ -246,7 +247,7 @@ def _log_det_curvature(pk: _Packing, P):
 
 def _in_z(pk: _Packing, mean_part, cov_part):
     """Scatter a gradient given over (joint mean, covariance coordinates) into z order."""
-    size = pk.state_size + pk.m + pk.m * pk.n + len(pk.tri_m[0])
+    size = pk.state_size + pk.control_size
     return jnp.zeros((size,), cov_part.dtype).at[pk.mean_z].set(mean_part).at[pk.cov_z].set(
         cov_part)
 
@@ -379,7 +380,7 @@ def _moment_dynamics(pk, problem):
     """Jacobians ``A[T, ds, ds]``, ``B[T, ds, dw]`` of the moment dynamics s' = f(s, w), which are
     linear: exact, and the same at every point, so computed once per solve."""
     s0 = jnp.zeros((pk.state_size,), problem.dynamics.A.dtype)
-    w0 = jnp.zeros((pk.m + pk.m * pk.n + len(pk.tri_m[0]),), s0.dtype)
+    w0 = jnp.zeros((pk.control_size,), s0.dtype)
     jac = jax.jacfwd(lambda d, s_t, w_t: _next_state(pk, d, s_t, w_t), argnums=(1, 2))
     return jax.vmap(jac, in_axes=(0, None, None))(problem.dynamics, s0, w0)
 
@@ -414,7 +415,7 @@ def _newton_direction(pk, problem, moment_dyn, barrier: _Barrier, reg, s, w):
     ds = jnp.concatenate([ds, dsT[None]])
     slope = jnp.sum(grad[:, :ds_dim] * ds[:-1]) + jnp.sum(grad[:, ds_dim:] * dw) \
         + final.cx @ ds[-1]
-    ok = sol.ok & jnp.isfinite(slope) & _finite(ds) & _finite(dw)
+    ok = sol.ok & jnp.isfinite(slope) & all_finite(ds) & all_finite(dw)
     return ds, dw, slope, ok
 
 
@@ -441,10 +442,6 @@ def _backtracking(objective, f0, slope, accept_full_step, max_halvings: int = 40
     one = jnp.ones((), f0.dtype)
     a, found, _ = jax.lax.while_loop(cond, body, (one, acceptable(one), jnp.array(0)))
     return jnp.where(found, a, 0.0), found
-
-
-def _finite(tree):
-    return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
 def read_policy(pk: _Packing, s, w) -> LinearGaussianPolicy:
@@ -502,7 +499,7 @@ def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> M
     dtype = dyn.A.dtype
     pk = _Packing(n, m)
     # A deterministic start (x0_cov = 0) leaves K_0 undetermined; a tiny floor fixes it.
-    singular = ~_finite(jnp.linalg.cholesky(problem.x0_cov))
+    singular = ~all_finite(jnp.linalg.cholesky(problem.x0_cov))
     x0_cov = problem.x0_cov + jnp.where(singular, 1e-9 * (1.0 + jnp.trace(problem.x0_cov)), 0.0
                                         ) * jnp.eye(n, dtype=dtype)
     n_constraints = T * (2 if problem.delta is not None else 1)
@@ -606,7 +603,7 @@ def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> M
     beta = mu / (entropy + problem.delta) if entropy_floor else jnp.zeros((T,), dtype)
     policy = read_policy(pk, s, w)
     mx, X = jax.vmap(pk.unpack_state)(s)
-    ok = ok & (theta == 0) & _finite((policy, alpha, beta))  # theta > 0: no feasible start
+    ok = ok & (theta == 0) & all_finite((policy, alpha, beta))  # theta > 0: no feasible start
     return MomentSolution(policy=policy, state_mean=mx, state_cov=X, alpha=alpha, beta=beta,
                           divergence=div, entropy=entropy, mu=mu, iterations=it,
                           converged=done & ok, ok=ok)

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lqgx._pytree import pytree_dataclass, static_field
+from lqgx._pytree import all_finite, pytree_dataclass, static_field
 from lqgx.linearize import linearize, quadratize
 from lqgx.lq.quadratic import shift_cost, shift_final_cost
 from lqgx.lq.types import LinearDynamics, LinearGaussianPolicy
@@ -109,10 +109,6 @@ class _SearchState:
     rejected: jax.Array
 
 
-def _all_finite(tree) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
-
-
 @functools.partial(jax.jit, static_argnames=("form", "options"))
 def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGaussianPolicy,
             options: SearchOptions) -> Result:
@@ -128,7 +124,7 @@ def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGa
         # if it is accepted, are the next iteration's samples (no extra rollouts).
         new_rollouts = sample_rollouts(system, upd.policy, key, options.samples)
         states, actions = mean_rollout(system, upd.policy)
-        accept = upd.ok & _all_finite((states, actions, new_rollouts))
+        accept = upd.ok & all_finite((states, actions, new_rollouts))
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda a, b: jnp.where(accept, a, b), new, old)
         next_state = _SearchState(
