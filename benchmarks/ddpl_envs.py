@@ -4,7 +4,10 @@ For each ENV and POLICY: train with the "cpu" preset (budget = --steps env steps
 5e6 / 5e7-step runs), then measure on this CPU
   - throughput: environment steps per second of training (rollout + update, jitted chunks),
   - train (ms): one Algorithm-2 epoch (B_r-step rollout + critic + ISSM update, all agents),
-  - inf. (ms): one joint action for one state (all agents, H-step reverse process).
+  - inf. (ms): one joint action for one state (all agents, H-step reverse process),
+  - action spread of the trained policy (``action_spread``), since Algorithm 2 refits the policy to
+    its own samples every epoch and a contracting sampler collapses it (``schedules.gaussian_sampler_std``),
+  - mean ± std of the final policy's return over ``eval_episodes`` fresh episodes (``train.evaluate``).
 Writes results/ddpl/<env>-<policy>/ (results.json, curve.png, checkpoint) and
 results/ddpl/envs.json.
 
@@ -17,10 +20,13 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
-from lqgx.ddpl.algorithm import init_state, joint_action, make_policy
+from lqgx.ddpl.algorithm import DDPLConfig, init_state, joint_action, make_policy
+from lqgx.ddpl.buffer import buffer_sample
 from lqgx.ddpl.envs import make
-from lqgx.ddpl.train import make_config, train
+from lqgx.ddpl.train import evaluate, load_checkpoint, make_config, train
 
 
 def timing(cfg, env, res):
@@ -41,6 +47,32 @@ def timing(cfg, env, res):
     return train_ms, inf_ms
 
 
+def action_spread(out, num_states=16, num_samples=256, seed=0):
+    """Spread of the policy in ``out/checkpoint.npz`` on ``num_states`` replay-buffer states:
+    std over ``num_samples`` joint actions per state, averaged over states, agents and action
+    coordinates, of the projected action (what the environment receives) and of the raw sample
+    (before the box clip), plus the fraction of projected coordinates on the box boundary (mass
+    piling up on the edges is how an expanding sampler shows)."""
+    with np.load(Path(out) / "checkpoint.npz") as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+    cfg = DDPLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
+    env = make(meta["env"])
+    st, _ = load_checkpoint(Path(out) / "checkpoint.npz", init_state(cfg, env, jax.random.PRNGKey(meta["seed"])))
+    pol = make_policy(cfg, env)
+    k_s, k_a = jax.random.split(jax.random.PRNGKey(seed))
+    states = buffer_sample(st.buffer, k_s, num_states).state
+
+    def raw(p, k, s):  # [num_samples, n, d] unprojected joint actions for one state
+        per_agent = lambda pp, kk: jax.vmap(lambda k1: pol.sample_raw(pp, k1, s))(jax.random.split(kk, num_samples))
+        return jnp.swapaxes(jax.vmap(per_agent)(p, jax.random.split(k, env.num_agents)), 0, 1)
+
+    a_raw = jax.jit(jax.vmap(raw, in_axes=(None, 0, 0)))(st.policy_params, jax.random.split(k_a, num_states), states)
+    a = jax.vmap(pol.project)(a_raw.reshape(-1, env.action_dim)).reshape(a_raw.shape)
+    lo, hi = np.asarray(env.action_low), np.asarray(env.action_high)
+    return {"action_std": float(jnp.std(a, axis=1).mean()), "raw_action_std": float(jnp.std(a_raw, axis=1).mean()),
+            "boundary_fraction": float(np.mean((np.asarray(a) <= lo) | (np.asarray(a) >= hi)))}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--envs", default="mpe-simple-reference,smax-3s_vs_5z,smax-6h_vs_8z")
@@ -55,15 +87,19 @@ def main():
         env = make(env_name)
         for pol in args.policies.split(","):
             cfg = make_config(env_name, pol, "cpu", total_env_steps=args.steps)
-            res = train(env_name, pol, steps=args.steps, seed=args.seed, out=Path(args.out) / f"{env_name}-{pol}",
-                        progress=False)
+            out = Path(args.out) / f"{env_name}-{pol}"
+            res = train(env_name, pol, steps=args.steps, seed=args.seed, out=out, progress=False)
             train_ms, inf_ms = timing(cfg, env, res)
+            final = evaluate(out, episodes=cfg.eval_episodes, seed=args.seed)
             summary[f"{env_name}/{pol}"] = {
                 "budget_env_steps": res["env_steps"][-1], "eval_return": res["eval_return"],
                 "best_eval_return": max(res["eval_return"]), "env_steps_per_s": res["env_steps_per_s"],
                 "train_ms_per_epoch": train_ms, "inference_ms_per_joint_action": inf_ms,
                 "wall_s": res["wall_s"], "steps_per_epoch": cfg.steps_per_iteration,
-                "diffusion_steps": cfg.diffusion_steps, "hidden": list(cfg.hidden)}
+                "diffusion_steps": cfg.diffusion_steps, "schedule": cfg.schedule,
+                "reverse_variance": cfg.reverse_variance, "hidden": list(cfg.hidden),
+                "final_return_mean": final["return_mean"], "final_return_std": final["return_std"],
+                **action_spread(out, seed=args.seed)}
             print(env_name, pol, json.dumps(summary[f"{env_name}/{pol}"]), flush=True)
             summary_path.parent.mkdir(parents=True, exist_ok=True)
             summary_path.write_text(json.dumps(summary, indent=1))

@@ -36,6 +36,9 @@ def parse(defaults: dict):
     p.add_argument("--esaps-entropy-drop", default=defaults["esaps_drop"],
                    help="delta = -(H(q_0) - drop) per step: entropy kept within drop nats of the "
                         "initial policy's")
+    p.add_argument("--initial-std", type=float, default=defaults.get("initial_std"),
+                   help="std of the initial zero-mean policy (default: lqgx's, 1/4 of the "
+                        "action range)")
     p.add_argument("--max-outer", type=int, default=10)
     p.add_argument("--linearization", choices=["autodiff", "samples"], default="samples",
                    help="local model: fitted to the iteration's samples (the thesis's setting, "
@@ -53,7 +56,7 @@ def _floats(text: str) -> list[float]:
 def run_algo(system, algo, hyper, args):
     keys = jax.random.split(jax.random.PRNGKey(args.seed), args.trials)
     common = dict(iterations=args.iterations, samples=args.samples, max_outer=args.max_outer,
-                  linearization=args.linearization)
+                  linearization=args.linearization, initial_std=args.initial_std)
     if algo == "gps":
         solve = lambda k: lqgx.gps(system, hyper["eps"], key=k, **common)  # noqa: E731
     elif algo == "saps":
@@ -90,7 +93,7 @@ def main(name: str, defaults: dict):
     args = parse(defaults)
     options = {} if args.horizon is None else {"horizon": args.horizon}
     system = lqgx.systems.make(name, **options)
-    q0 = default_policy(system)
+    q0 = default_policy(system, args.initial_std)
     h0 = float(lqgx.lq.policy_entropy(q0)[0])
     sweeps = {
         "gps": [{"eps": e} for e in _floats(args.gps_eps)],
@@ -122,7 +125,8 @@ def main(name: str, defaults: dict):
     out.mkdir(parents=True, exist_ok=True)
     meta = {"system": name, "horizon": system.horizon, "trials": args.trials,
             "iterations": args.iterations, "samples": args.samples,
-            "initial_entropy_per_step": h0, "max_outer": args.max_outer,
+            "initial_entropy_per_step": h0, "initial_std": args.initial_std,
+            "max_outer": args.max_outer,
             "linearization": args.linearization,
             "note": "costs (minimized); iteration 0 is the initial policy"}
     stem = f"{name}-{args.linearization}"

@@ -39,7 +39,12 @@ import lqgx  # noqa: E402
 from lqgx.optimizers.esaps import ESAPS  # noqa: E402
 from lqgx.optimizers.gps import GPS  # noqa: E402
 from lqgx.optimizers.kl_update import UpdateOptions, constrained_update  # noqa: E402
-from lqgx.optimizers.policy_search import SearchOptions, _local_problem, default_policy  # noqa: E402
+from lqgx.optimizers.policy_search import (  # noqa: E402
+    SearchOptions,
+    _local_problem,
+    default_policy,
+    evaluate,
+)
 from lqgx.optimizers.saps import SAPS  # noqa: E402
 
 FORMS = {"gps": GPS, "saps": SAPS, "esaps": ESAPS}
@@ -81,7 +86,8 @@ def main():
     for name in args.systems.split(","):
         system = lqgx.systems.make(name)
         q0 = default_policy(system)
-        problem = jax.jit(lambda q: _local_problem(system, q, None, SearchOptions()))(q0)
+        problem = jax.jit(lambda q: _local_problem(
+            system, q, evaluate(system, q, jax.random.PRNGKey(0), 1), SearchOptions()))(q0)
         h0 = float(lqgx.lq.policy_entropy(q0)[0])
         delta = -(h0 - args.entropy_drop)
         for algo in args.algos.split(","):

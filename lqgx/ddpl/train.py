@@ -17,16 +17,27 @@ CPU. The toy games use the §3 discount γ = 0.1.
 
 Reverse process of the CPU presets. In Algorithm 2 the ISSM proposal is the current policy, so the
 sampler's bias is applied to the policy's own samples once per epoch and compounds
-(``schedules.gaussian_sampler_std``: std of the H = 20 sampler with the exact score of
-N(0, sd²) data). The DDPM posterior variance contracts (linear schedule: sd 0.2 → 0.125,
+(``schedules.gaussian_sampler_std``: std of the H-step sampler with the exact score of N(0, sd²)
+data). The DDPM posterior variance contracts (linear schedule, H = 20: sd 0.2 → 0.125,
 0.1 → 0.047), and on toy-game-2 a diffusion policy trained with η = 0 (uniform weights, target =
 itself) collapsed from std 1.0 to 0.03 within 16k steps, removing exactly the exploration the
 diffusion class is meant to add. Table 3's linear schedule with the paper's σ² = β/α explodes
-instead (σ_H² ≈ 51; sd 1 → 1.99, policy mass piles up on the box edges). The toy CPU preset
-therefore uses the paper's σ² = β/α with the VP schedule (one of the three of Fig. 5): mild
-expansion (sd 1 → 1.10, 0.1 → 0.16), i.e. a small exploration floor and no collapse. The MPE/SMAX
-CPU presets still use the posterior variance (not re-measured); the "paper" presets keep Table 3
-(linear, σ² = β/α).
+instead (σ_H² ≈ 51; sd 1 → 1.99, policy mass piles up on the box edges). All CPU presets therefore
+use the paper's σ² = β/α with the VP schedule and Table 3's H = 20 (VP at H = 20 is one of the
+schedules of Fig. 5, on 3s_vs_5z): mild expansion (sd 1 → 1.10, 0.5 → 0.57, 0.1 → 0.16), i.e. a
+small exploration floor and no collapse. The MPE/SMAX CPU presets formerly used the posterior
+variance with the linear schedule and H = 10, which contracts harder (sd 0.2 → 0.099,
+0.1 → 0.039 per pass); VP/σ² = β/α at H = 10 does not contract but its last step alone injects
+σ_1 = √(β_1/α_1) ≈ 0.25 (sd 0.05 → 0.25, 0.2 → 0.32), close to the std 0.29 of a uniform action on
+these envs' [0, 1] boxes, while H = 20 halves that floor (σ_1 ≈ 0.13). Measured with
+``benchmarks/ddpl_envs.py`` at the presets' budgets (seed 0; MPE 20k, SMAX 10k env steps), the
+former preset did *not* collapse: its trained diffusion policies were the broadest (raw-sample std
+2.5 on MPE, 19 on SMAX; 81 % resp. 98 % of the projected coordinates on the box boundary). The
+exact-score map leaves out the learned score's error, which the linear schedule's last step
+multiplies by 1/√α_H ≈ 10.6 (VP: 1.6 at H = 10, 1.3 at H = 20): the likely cause, not isolated
+by an experiment. With VP/σ² = β/α the raw std fell to 0.6-0.8 on MPE (39-49 % on the boundary)
+and ≈ 7 on SMAX (94 %), at H = 10 and H = 20 alike; final returns of all three agreed within the
+evaluation noise at these budgets. The "paper" presets keep Table 3 (linear, σ² = β/α).
 
 Reward scale of the toy CPU preset (0.1; the weights divide it out again, so η keeps its meaning).
 Adam's step is scale-free, so the critic's output jitter per update is set by the learning rate in
@@ -60,8 +71,7 @@ _TOY_CPU = dict(_TOY_PAPER, total_env_steps=20_000, schedule="vp", reverse_varia
                 buffer_size=100_000, learning_starts=200, lr_start=1e-3, lr_end=5e-4, eval_every=2_000,
                 eval_episodes=2000, checkpoint_every=2_000)
 _CPU_COMMON = dict(hidden=(64, 64), batch_size=128, num_action_samples=4, buffer_size=50_000,
-                   learning_starts=1_000, lr_start=3e-4, lr_end=1e-4, diffusion_steps=10,
-                   reverse_variance="posterior")
+                   learning_starts=1_000, lr_start=3e-4, lr_end=1e-4, schedule="vp", reverse_variance="paper")
 
 PRESETS = {
     "toy-game-2": {"paper": _TOY_PAPER, "cpu": _TOY_CPU},

@@ -13,9 +13,9 @@ Iteration i (thesis §1 / §3.4, "linearize, then optimize"):
    multipliers, with the bound eps scaled by a trust factor s_i (1 at the start);
 4. safeguard: the update is rejected (pi_i and its samples kept) when it is non-finite or
    when the new policy's noise-free rollout or any of its ``samples`` rollouts on the *true*
-   system is non-finite (a finite but extreme update of the local model can blow the simulator
-   up: the quad pendulum at large eps). Those samples, drawn right after the update, are the
-   next iteration's samples, so the check costs no extra rollouts. After a
+   system is non-finite (a finite but extreme update of the local model can blow a simulator
+   up). Those rollouts, drawn right after the update, are the next iteration's samples and
+   linearization point, so the check costs no extra rollouts. After a
    rejection s halves, so the next (re-sampled) update is more conservative; after an acceptance
    it doubles back toward 1. History: ``accepted``, ``eps_scale``. Status 3 when some updates
    were rejected, 104 (not converged) when the last one was.
@@ -76,16 +76,33 @@ def default_policy(system: System, initial_std: float | None = None) -> LinearGa
                                 cov=cov)
 
 
-def _local_problem(system: System, policy: LinearGaussianPolicy, rollouts, o: SearchOptions
-                   ) -> LocalProblem:
+@pytree_dataclass
+class Evaluation:
+    """A policy on the true system: its noise-free closed-loop rollout (``states[T+1, n]``,
+    ``actions[T, m]``) and its sampled ``rollouts``."""
+
+    states: jax.Array
+    actions: jax.Array
+    rollouts: Rollouts
+
+
+def evaluate(system: System, policy: LinearGaussianPolicy, key, samples: int) -> Evaluation:
+    states, actions = mean_rollout(system, policy)
+    return Evaluation(states=states, actions=actions,
+                      rollouts=sample_rollouts(system, policy, key, samples))
+
+
+def _local_problem(system: System, policy: LinearGaussianPolicy, evaluation: Evaluation,
+                   o: SearchOptions) -> LocalProblem:
     n = system.state_dim
     T = system.horizon
     if o.linearization == "autodiff":
-        states, actions = mean_rollout(system, policy)
+        states, actions = evaluation.states, evaluation.actions
         dyn = linearize(system, states, actions)
     else:
         from lqgx.linearize import fit_dynamics
 
+        rollouts = evaluation.rollouts
         states = jnp.mean(rollouts.states, axis=0)
         actions = jnp.mean(rollouts.actions, axis=0)
         dyn = fit_dynamics(rollouts.states, rollouts.actions)
@@ -99,11 +116,11 @@ def _local_problem(system: System, policy: LinearGaussianPolicy, rollouts, o: Se
 
 @pytree_dataclass
 class _SearchState:
-    """Carry of the outer loop: the current policy, its samples on the true system, the last
+    """Carry of the outer loop: the current policy, its evaluation on the true system, the last
     multipliers (warm start), the trust factor on eps and whether any update was rejected."""
 
     policy: LinearGaussianPolicy
-    rollouts: Rollouts
+    evaluation: Evaluation
     log_alpha: jax.Array
     eps_scale: jax.Array
     rejected: jax.Array
@@ -116,25 +133,24 @@ def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGa
     dtype = system.x0.dtype
 
     def iteration(carry: _SearchState, key):
-        policy, rollouts, eps_scale = carry.policy, carry.rollouts, carry.eps_scale
-        problem = _local_problem(system, policy, rollouts, options)
+        policy, evaluation, eps_scale = carry.policy, carry.evaluation, carry.eps_scale
+        problem = _local_problem(system, policy, evaluation, options)
         upd = constrained_update(form, problem, eps_scale * eps, delta,
                                  log_alpha_init=carry.log_alpha, options=options.update)
-        # The new policy's samples are drawn now: they test the update on the true system and,
-        # if it is accepted, are the next iteration's samples (no extra rollouts).
-        new_rollouts = sample_rollouts(system, upd.policy, key, options.samples)
-        states, actions = mean_rollout(system, upd.policy)
-        accept = upd.ok & all_finite((states, actions, new_rollouts))
+        # The new policy is evaluated now: its rollouts test the update on the true system and,
+        # if it is accepted, are the next iteration's samples and linearization point.
+        new_evaluation = evaluate(system, upd.policy, key, options.samples)
+        accept = upd.ok & all_finite(new_evaluation)
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda a, b: jnp.where(accept, a, b), new, old)
         next_state = _SearchState(
-            policy=keep(upd.policy, policy), rollouts=keep(new_rollouts, rollouts),
+            policy=keep(upd.policy, policy), evaluation=keep(new_evaluation, evaluation),
             log_alpha=jnp.where(accept, jnp.log(upd.alpha), carry.log_alpha),
             eps_scale=jnp.where(accept, jnp.minimum(1.0, 2.0 * eps_scale), 0.5 * eps_scale),
             rejected=carry.rejected | ~accept)
         row = {
-            "cost": jnp.mean(next_state.rollouts.costs),  # of the policy after this iteration
-            "cost_sampled": jnp.mean(rollouts.costs),     # of the policy *before* this update
+            "cost": jnp.mean(next_state.evaluation.rollouts.costs),  # policy after this update
+            "cost_sampled": jnp.mean(evaluation.rollouts.costs),     # policy *before* it
             "cost_model": upd.expected_cost,
             "kl": jnp.max(upd.kl),
             "kl_state_action": jnp.max(upd.kl_state_action),
@@ -150,20 +166,20 @@ def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGa
         return next_state, row
 
     keys = jax.random.split(key, options.iterations + 1)
-    init = _SearchState(policy=policy, rollouts=sample_rollouts(system, policy, keys[0],
-                                                                options.samples),
+    init = _SearchState(policy=policy, evaluation=evaluate(system, policy, keys[0],
+                                                           options.samples),
                         log_alpha=jnp.zeros((T,), dtype), eps_scale=jnp.ones((), dtype),
                         rejected=jnp.array(False))
     last, rows = jax.lax.scan(iteration, init, keys[1:])
     policy, rejected = last.policy, last.rejected
-    final_cost = jnp.mean(last.rollouts.costs)
+    final_cost = jnp.mean(last.evaluation.rollouts.costs)
     history = dict(rows)
     if not form.state_action:
         history.pop("kl_state_action")
     if not form.entropy:
         history.pop("entropy")
         history.pop("beta")
-    states, actions = mean_rollout(system, policy)
+    states, actions = last.evaluation.states, last.evaluation.actions
     status = jnp.where(~rows["accepted"][-1], NONFINITE_UPDATE,
                        jnp.where(rejected, FINISHED_WITH_REJECTIONS, FINISHED))
     return Result(states=states, actions=actions, policy=policy, cost=final_cost,
