@@ -161,6 +161,31 @@ class MjxDynamics:
             P[d, i] = 1.0
         return E, P
 
+    def _transition_fd(self, data, x, u, eps, At, Bt) -> None:
+        """Centered-difference ``At``/``Bt`` (tangent coordinates) of one ``mj_step`` at (x, u).
+
+        ``mjd_transitionFD`` does not support the RK4 integrator, so for RK4 models without
+        quaternion joints (tangent = our coordinates) the same centered differences are taken
+        with ``mj_step`` directly.
+        """
+        m = self.mj_model
+        if m.opt.integrator != mujoco.mjtIntegrator.mjINT_RK4:
+            self._set(data, x, u)
+            mujoco.mj_forward(m, data)
+            mujoco.mjd_transitionFD(m, data, eps, True, At, Bt, None, None)
+            return
+        if self._quat_joints:
+            raise NotImplementedError("finite differences of RK4 models with free/ball joints")
+        step = lambda xx, uu: self.step_c(xx, uu)  # noqa: E731
+        for i in range(x.size):
+            d = np.zeros_like(x)
+            d[i] = eps
+            At[:, i] = (step(x + d, u) - step(x - d, u)) / (2 * eps)
+        for j in range(u.size):
+            d = np.zeros_like(u)
+            d[j] = eps
+            Bt[:, j] = (step(x, u + d) - step(x, u - d)) / (2 * eps)
+
     def linearize_fd(self, states, actions, eps: float = 2e-4, richardson: bool = True):
         """Centered finite-difference Jacobians of the C model along a trajectory.
 
@@ -193,14 +218,10 @@ class MjxDynamics:
         At, Bt = np.zeros((nx, nx)), np.zeros((nx, self.nu))
         A_out, B_out, f_out = [], [], []
         for x, u in zip(xs, us):
-            self._set(data, x, u)
-            mujoco.mj_forward(m, data)
-            mujoco.mjd_transitionFD(m, data, eps, True, At, Bt, None, None)
+            self._transition_fd(data, x, u, eps, At, Bt)
             if richardson:
                 At2, Bt2 = np.zeros_like(At), np.zeros_like(Bt)
-                self._set(data, x, u)
-                mujoco.mj_forward(m, data)
-                mujoco.mjd_transitionFD(m, data, eps / 2, True, At2, Bt2, None, None)
+                self._transition_fd(data, x, u, eps / 2, At2, Bt2)
                 At[:] = (4.0 * At2 - At) / 3.0
                 Bt[:] = (4.0 * Bt2 - Bt) / 3.0
             self._set(data, x, u)
