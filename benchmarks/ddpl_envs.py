@@ -23,10 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lqgx.ddpl.algorithm import DDPLConfig, init_state, joint_action, make_policy
+from lqgx.ddpl.algorithm import init_state, joint_action, make_policy
 from lqgx.ddpl.buffer import buffer_sample
 from lqgx.ddpl.envs import make
-from lqgx.ddpl.train import evaluate, load_checkpoint, make_config, train
+from lqgx.ddpl.train import evaluate, load_run, make_config, train
 
 
 def timing(cfg, env, res):
@@ -53,11 +53,8 @@ def action_spread(out, num_states=16, num_samples=256, seed=0):
     coordinates, of the projected action (what the environment receives) and of the raw sample
     (before the box clip), plus the fraction of projected coordinates on the box boundary (mass
     piling up on the edges is how an expanding sampler shows)."""
-    with np.load(Path(out) / "checkpoint.npz") as z:
-        meta = json.loads(bytes(z["meta"]).decode())
-    cfg = DDPLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
-    env = make(meta["env"])
-    st, _ = load_checkpoint(Path(out) / "checkpoint.npz", init_state(cfg, env, jax.random.PRNGKey(meta["seed"])))
+    run = load_run(out)
+    cfg, env, st = run.config, run.environment, run.state
     pol = make_policy(cfg, env)
     k_s, k_a = jax.random.split(jax.random.PRNGKey(seed))
     states = buffer_sample(st.buffer, k_s, num_states).state

@@ -110,6 +110,16 @@ def _config_to_json(cfg: DDPLConfig) -> dict:
     return dataclasses.asdict(cfg)
 
 
+def _config_from_json(config: dict) -> DDPLConfig:
+    """Inverse of ``_config_to_json`` (JSON turns the tuple fields into lists)."""
+    return DDPLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+
+
+def _read_meta(path: Path) -> dict:
+    with np.load(path) as z:
+        return json.loads(bytes(z["meta"]).decode())
+
+
 def _atomic_write_bytes(path: Path, write):
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -205,9 +215,8 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
     if resume:
         if not ckpt.exists():
             raise ValueError(f"resume: no checkpoint at {ckpt}")
-        with np.load(ckpt) as z:
-            meta = json.loads(bytes(z["meta"]).decode())
-        cfg = DDPLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
+        meta = _read_meta(ckpt)
+        cfg = _config_from_json(meta["config"])
         if steps is not None and int(steps) != cfg.total_env_steps:
             raise ValueError(f"steps: the checkpoint was made for {cfg.total_env_steps} steps, got {steps}")
         if meta["env"] != env or meta["policy"] != policy or meta["seed"] != seed:
@@ -270,19 +279,35 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
     return results
 
 
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A training run restored from its checkpoint."""
+
+    config: DDPLConfig
+    environment: object
+    state: object
+    meta: dict
+
+
+def load_run(dir: str | os.PathLike) -> Run:
+    """The training run whose checkpoint is in ``dir``."""
+    path = Path(dir) / "checkpoint.npz"
+    if not path.exists():
+        raise ValueError(f"dir: no checkpoint.npz in {dir}")
+    meta = _read_meta(path)
+    cfg = _config_from_json(meta["config"])
+    environment = make_env(meta["env"])
+    state, meta = load_checkpoint(path, init_state(cfg, environment, jax.random.PRNGKey(meta["seed"])))
+    return Run(config=cfg, environment=environment, state=state, meta=meta)
+
+
 def evaluate(dir: str | os.PathLike, episodes: int = 50, seed: int = 0) -> dict:
     """Evaluate the checkpoint in ``dir``: mean/std of the episode return over ``episodes``."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    path = Path(dir) / "checkpoint.npz"
-    if not path.exists():
-        raise ValueError(f"dir: no checkpoint.npz in {dir}")
-    with np.load(path) as z:
-        meta = json.loads(bytes(z["meta"]).decode())
-    cfg = DDPLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
-    environment = make_env(meta["env"])
-    state, _ = load_checkpoint(path, init_state(cfg, environment, jax.random.PRNGKey(meta["seed"])))
-    mean, rets = jax.jit(lambda p, k: evaluate_policy(cfg, environment, p, k, episodes))(
+    run = load_run(dir)
+    state, meta = run.state, run.meta
+    mean, rets = jax.jit(lambda p, k: evaluate_policy(run.config, run.environment, p, k, episodes))(
         state.policy_params, jax.random.PRNGKey(seed))
     rets = np.asarray(rets)
     return {"env": meta["env"], "policy": meta["policy"], "env_steps": int(state.env_steps), "episodes": episodes,

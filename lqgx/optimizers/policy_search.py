@@ -87,6 +87,7 @@ class Evaluation:
 
 
 def evaluate(system: System, policy: LinearGaussianPolicy, key, samples: int) -> Evaluation:
+    """``policy``'s noise-free rollout and ``samples`` sampled rollouts on ``system``."""
     states, actions = mean_rollout(system, policy)
     return Evaluation(states=states, actions=actions,
                       rollouts=sample_rollouts(system, policy, key, samples))

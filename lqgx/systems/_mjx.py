@@ -176,15 +176,16 @@ class MjxDynamics:
             return
         if self._quat_joints:
             raise NotImplementedError("finite differences of RK4 models with free/ball joints")
-        step = lambda xx, uu: self.step_c(xx, uu)  # noqa: E731
-        for i in range(x.size):
-            d = np.zeros_like(x)
+        n = x.size
+        z = np.concatenate([x, u])
+        columns = []
+        for i in range(z.size):
+            d = np.zeros_like(z)
             d[i] = eps
-            At[:, i] = (step(x + d, u) - step(x - d, u)) / (2 * eps)
-        for j in range(u.size):
-            d = np.zeros_like(u)
-            d[j] = eps
-            Bt[:, j] = (step(x, u + d) - step(x, u - d)) / (2 * eps)
+            up, down = z + d, z - d
+            columns.append(self.step_c(up[:n], up[n:]) - self.step_c(down[:n], down[n:]))
+        jacobian = np.stack(columns, axis=1) / (2 * eps)
+        At[:], Bt[:] = jacobian[:, :n], jacobian[:, n:]
 
     def linearize_fd(self, states, actions, eps: float = 2e-4, richardson: bool = True):
         """Centered finite-difference Jacobians of the C model along a trajectory.
@@ -194,7 +195,8 @@ class MjxDynamics:
         error. Plain centered differences floor at ~3e-8 on the quad pendulum (truncation above
         eps ~ 3e-5, round-off of the ill-conditioned mass matrix below); the extrapolated ones
         agree with MJX autodiff to ~1e-9. Where a control sits on its ``ctrlrange`` limit MuJoCo
-        falls back to a one-sided difference (first-order accurate) for that column.
+        falls back to a one-sided difference (first-order accurate) for that column; the RK4
+        fallback (``_transition_fd``) stays centered there.
 
         Args:
             states: ``[T, n]``; actions: ``[T, m]``.
