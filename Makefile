@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(PY) examples/demo.py --out results/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q tests
+	$(PY) -m pytest -n 2 -q --durations=15 tests
 
 bench: $(STAMP)
 	$(PY) -m lqgx.cli bench

@@ -34,8 +34,13 @@ def parse(defaults: dict):
     p.add_argument("--saps-eps", default=defaults["saps_eps"])
     p.add_argument("--esaps-eps", default=defaults["esaps_eps"])
     p.add_argument("--esaps-entropy-drop", default=defaults["esaps_drop"],
-                   help="delta = -(H(q_0) - drop) per step: entropy kept within drop nats of the "
-                        "initial policy's")
+                   help="with --esaps-floor initial: delta = -(H(q_0) - drop) per step, entropy "
+                        "kept within drop nats of the initial policy's; with relative: each "
+                        "update may lower the entropy by drop nats (lqgx.esaps entropy_drop)")
+    p.add_argument("--esaps-floor", choices=["initial", "relative"],
+                   default=defaults.get("esaps_floor", "initial"),
+                   help="ESAPS entropy floor: fixed below the initial policy's entropy (eq. "
+                        "5.1d with a constant delta) or relative to the current policy's (§5.1)")
     p.add_argument("--initial-std", type=float, default=defaults.get("initial_std"),
                    help="std of the initial zero-mean policy (default: lqgx's, 1/4 of the "
                         "action range)")
@@ -45,6 +50,10 @@ def parse(defaults: dict):
                         "§3.4; trials then differ) or autodiff about the mean rollout (nearly "
                         "deterministic: trials differ only in their cost estimates)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--merge", action="store_true",
+                   help="keep the other algorithms' results of an existing JSON with the same "
+                        "system, horizon, iterations, samples, linearization and initial std "
+                        "(e.g. GPS at 10 trials, then ESAPS in a second run)")
     p.add_argument("--out", default="results/benchmarks")
     return p.parse_args()
 
@@ -62,7 +71,8 @@ def run_algo(system, algo, hyper, args):
     elif algo == "saps":
         solve = lambda k: lqgx.saps(system, hyper["eps"], key=k, **common)  # noqa: E731
     else:
-        solve = lambda k: lqgx.esaps(system, hyper["eps"], hyper["delta"], key=k, **common)  # noqa: E731
+        solve = lambda k: lqgx.esaps(system, hyper["eps"], hyper.get("delta"),  # noqa: E731
+                                     entropy_drop=hyper.get("entropy_drop"), key=k, **common)
     t0 = time.time()
     res = jax.vmap(solve)(keys)
     jax.block_until_ready(res.cost)
@@ -70,10 +80,17 @@ def run_algo(system, algo, hyper, args):
     cost = np.asarray(res.history["cost"])          # [trials, iterations]
     initial = np.asarray(res.history["cost_sampled"][:, 0])
     curve = np.concatenate([initial[:, None], cost], axis=1)   # iteration 0 = initial policy
+    extra = {}
+    if "entropy" in res.history:   # ESAPS: min_t policy entropy after each update
+        extra["entropy_min_mean"] = np.asarray(res.history["entropy"]).mean(0).tolist()
     return {
         "hyper": hyper,
         "cost_mean": curve.mean(0).tolist(),
         "cost_std": curve.std(0).tolist(),
+        # the local model's prediction of each update's expected cost: where it falls far below
+        # the sampled cost, the model about the mean rollout no longer describes the samples
+        "cost_model_mean": np.asarray(res.history["cost_model"]).mean(0).tolist(),
+        **extra,
         "kl_max": np.asarray(res.history["kl"]).max(0).tolist(),
         "kl_mean": np.asarray(res.history["kl"]).mean(0).tolist(),
         "dual_converged_fraction": float(np.mean(np.asarray(res.history["dual_converged"]))),
@@ -98,8 +115,9 @@ def main(name: str, defaults: dict):
     sweeps = {
         "gps": [{"eps": e} for e in _floats(args.gps_eps)],
         "saps": [{"eps": e} for e in _floats(args.saps_eps)],
-        "esaps": [{"eps": e, "delta": -(h0 - d)} for e in _floats(args.esaps_eps)
-                  for d in _floats(args.esaps_entropy_drop)],
+        "esaps": [{"eps": e, "delta": -(h0 - d)} if args.esaps_floor == "initial"
+                  else {"eps": e, "entropy_drop": d}
+                  for e in _floats(args.esaps_eps) for d in _floats(args.esaps_entropy_drop)],
     }
     algos = args.algos.split(",")
     results = {}
@@ -112,30 +130,45 @@ def main(name: str, defaults: dict):
                   f"dual conv {r['dual_converged_fraction']:.2f}, {r['wall_s']:.0f} s", flush=True)
             runs.append(r)
         best = min(runs, key=lambda r: r["final_cost_mean"])
-        results[algo] = {**best, "sweep": [{"hyper": r["hyper"],
+        results[algo] = {**best, "trials": args.trials, "sweep": [{"hyper": r["hyper"],
                                             "final_cost_mean": r["final_cost_mean"],
                                             "final_cost_std": r["final_cost_std"],
                                             "wall_s": r["wall_s"]} for r in runs]}
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"system": name, "horizon": system.horizon,
+            "iterations": args.iterations, "samples": args.samples,
+            "initial_entropy_per_step": h0, "initial_std": args.initial_std,
+            "max_outer": args.max_outer,
+            "linearization": args.linearization,
+            "note": "costs (minimized); iteration 0 is the initial policy; trials per algorithm "
+                    "in results[algo]['trials']"}
+    stem = f"{name}-{args.linearization}"
+    if args.merge:
+        results = {**_mergeable(out / f"{stem}.json", meta), **results}
     if "gps" in results:
         level = results["gps"]["cost_mean"][-1]
         for algo in results:
             results[algo]["iterations_to_gps_final"] = iterations_to_reach(
                 results[algo]["cost_mean"], level)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"system": name, "horizon": system.horizon, "trials": args.trials,
-            "iterations": args.iterations, "samples": args.samples,
-            "initial_entropy_per_step": h0, "initial_std": args.initial_std,
-            "max_outer": args.max_outer,
-            "linearization": args.linearization,
-            "note": "costs (minimized); iteration 0 is the initial policy"}
-    stem = f"{name}-{args.linearization}"
     (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     plot(name, results, out / f"{stem}.png")
     for algo, r in results.items():
         print(f"{algo}: final {r['final_cost_mean']:.4g} ± {r['final_cost_std']:.3g}; "
               f"iterations to GPS final: {r.get('iterations_to_gps_final')}; "
               f"max KL step {max(r['kl_max']):.3g}; hyper {r['hyper']}")
+
+
+def _mergeable(path: pathlib.Path, meta: dict) -> dict:
+    """The results stored at ``path`` if its setup matches ``meta`` (else an error)."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    keys = ("system", "horizon", "iterations", "samples", "linearization", "initial_std")
+    differ = {k: (old["meta"].get(k), meta[k]) for k in keys if old["meta"].get(k) != meta[k]}
+    if differ:
+        raise SystemExit(f"--merge: {path} has a different setup (old, new): {differ}")
+    return old["results"]
 
 
 def plot(name, results, path):

@@ -65,7 +65,7 @@ class DiffusionPolicy:
       low, high: box action set A = [low, high] (floats or length-d tuples).
       steps: H denoising steps (Table 3: 20).
       schedule: "linear" | "linear_beta" | "cosine" | "vp" (see ``schedules``).
-      reverse_variance: "paper" (σ² = β/α) or "posterior".
+      reverse_variance: "paper" (σ² = β/α), "posterior" or "paper_noiseless_last" (``schedules``).
       hidden: score MLP widths (Table 3: (256, 256, 256)).
       tau_samples: None (full sum over τ in eq. 2) or number of τ drawn per action.
       ball_radius: if set, project onto ‖a‖ ≤ radius after the box clip.

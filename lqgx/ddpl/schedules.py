@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 KINDS = ("linear", "linear_beta", "cosine", "vp")
+REVERSE_VARIANCES = ("paper", "posterior", "paper_noiseless_last")
 
 
 class Schedule(NamedTuple):
@@ -63,7 +64,11 @@ def make_schedule(
         "linear_beta" (β_τ linear from ``start`` to ``end``), "cosine", "vp".
       steps: H ≥ 1.
       start, end: endpoints for the two linear kinds, 0 < start < end < 1.
-      reverse_variance: "paper" (σ_τ² = β_τ/α_τ, §2.2) or "posterior" (β̃_τ, σ_1 = 0).
+      reverse_variance: "paper" (σ_τ² = β_τ/α_τ, §2.2), "posterior" (β̃_τ, σ_1 = 0), or
+        "paper_noiseless_last" (σ_τ² = β_τ/α_τ for τ ≥ 2 and σ_1 = 0, i.e. the paper's variance
+        with the last step of Ho et al. (2020)'s Algorithm 2, which adds no noise at t = 1). With the
+        paper variance the final step alone adds independent N(0, β_1/α_1) noise to every action
+        (VP, H = 20: std 0.132), so no policy of the class is sharper than that.
       max_beta: upper clip for β_τ in "linear_beta" and "cosine".
     """
     if kind not in KINDS:
@@ -72,8 +77,8 @@ def make_schedule(
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if not (0.0 < start < end < 1.0):
         raise ValueError(f"start/end must satisfy 0 < start < end < 1, got {start}, {end}")
-    if reverse_variance not in ("paper", "posterior"):
-        raise ValueError(f"reverse_variance must be 'paper' or 'posterior', got {reverse_variance!r}")
+    if reverse_variance not in REVERSE_VARIANCES:
+        raise ValueError(f"reverse_variance must be one of {REVERSE_VARIANCES}, got {reverse_variance!r}")
     H = int(steps)
     tau = np.arange(1, H + 1, dtype=np.float64)
     if kind == "linear":
@@ -92,12 +97,14 @@ def make_schedule(
         betas = 1.0 - np.exp(-b_min / H - 0.5 * (b_max - b_min) * (2 * tau - 1) / H**2)
     alphas = 1.0 - betas
     alpha_bars = np.cumprod(alphas)
-    if reverse_variance == "paper":
+    if reverse_variance in ("paper", "paper_noiseless_last"):
         sig2 = betas / alphas
+        if reverse_variance == "paper_noiseless_last":
+            sig2 = np.concatenate([[0.0], sig2[1:]])
     else:
         prev = np.concatenate([[1.0], alpha_bars[:-1]])
         sig2 = betas * (1.0 - prev) / (1.0 - alpha_bars)
-    # eq. (1) weight β²/(σ²α); for the posterior variance σ_1 = 0, use the paper weight there.
+    # eq. (1) weight β²/(σ²α); where σ_1 = 0 (posterior, paper_noiseless_last) use the paper weight.
     safe = np.where(sig2 > 0, sig2, betas / alphas)
     weights = betas**2 / (safe * alphas)
     return Schedule(betas, alphas, alpha_bars, np.sqrt(sig2), weights)

@@ -46,6 +46,30 @@ jitter level: after 20k steps (former preset) Q̂_1(−1, 0.6) − Q̂_1(−1, 0
 −3.4, and the policies followed such spurious maxima (VP, σ² = β/α, scale 1e-3: final J −2.2 ± 1.4
 over 3 seeds); with 0.1 the learned start-state shape follows r_start and the diffusion runs settle
 at J ≈ −0.3.
+
+Toy preset vs the paper (issue 6). The paper's toy-game result (§3.2.2, Fig. 2 right) is
+Algorithm 1 with exact energy-based updates (B = 200, η = 0.01(1−γ), π⁰ = N(0, 0.1)), reproduced
+by ``lqgx.ddpl.toy.run_decspg``; the paper runs Algorithm 2 only on the §5 benchmarks, so there
+are no paper settings of Algorithm 2 for the toys. Relative to Table 3 the toy CPU preset uses
+2×64 instead of 3×256 nets, B_u = 128 instead of 256, Adam 1e-3 → 5e-4 instead of 1e-4 → 5e-5, VP
+instead of linear, N = 4 (not in the paper) and Table 3's η = 1 (c = η/(1−γ) = 1.11, not §3's 0.01).
+None of these is what keeps DDPL-diffusion from the high-reward equilibrium at −β: the reverse
+process itself is. With σ² = β/α the last denoising step adds independent N(0, β_1/α_1) noise
+(VP, H = 20: std 0.132) to every action, so each agent's policy is some law convolved with
+N(0, 0.132²), and over all such policies J ≤ 3.23 (J is multilinear in the two agents' laws, so
+the bound is attained by point masses before the noise, both at −0.454; by quadrature), against
+J* = 20.4 and ≈ 10.2 for one agent exactly at −β — whatever the training length, η or critic.
+Measured (seed 0, 300k steps: final J 1.13, one agent's mean −0.47 with std 0.15; seed 1, 500k:
+J 2.01, both agents at means −0.44/−0.39 with std 0.16/0.18 — the floor-capped version of the
+equilibrium). Removing the floor (``reverse_variance="paper_noiseless_last"``, Ho et al.'s z = 0
+at t = 1) makes narrow policies contract under self-distillation (exact-score map 0.1 → 0.091,
+0.03 → 0.011); on toy-game-2 every seed ended as point masses (per-agent std ≤ 0.015): seeds 0
+and 1 collapsed after ≈ 30–36k steps and then followed the critic's extrapolation to the box
+edge a ≈ −2 (J −80 at 94k, −71 at 60k), seed 2 froze at +β and −0.22 (J −0.44 at 60k).
+DDPL-Gaussian (500k steps, seeds
+0–2) collapses to std ≈ 0.007 per agent; 2 of 3 seeds end with exactly one agent at −β
+(J ≈ 9.2–9.8), none with both. See ``benchmarks/ddpl_toy_game.py`` and
+``benchmarks/ddpl_toy_critic.py``.
 """
 
 from __future__ import annotations

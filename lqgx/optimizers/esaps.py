@@ -56,14 +56,24 @@ def esaps_update(problem: LocalProblem, eps, delta, *, log_alpha_init=None,
                               options=opts)
 
 
-def esaps(system: System, eps, delta, *, iterations: int = 25, samples: int = 25, policy=None,
-          key=None, linearization: str = "autodiff", **options) -> Result:
-    """ESAPS on ``system``; arguments as ``lqgx.saps`` plus ``delta`` (thesis eq. 5.1d: bound on
-    E[∫ pi log pi] = minus the minimum policy entropy, nats; finite). History adds ``entropy``
-    (min_t) and ``beta`` ``[iterations, T]``."""
-    delta = check_bound(delta, "delta", positive=False)
-    if delta.ndim not in (0, 1) or (delta.ndim == 1 and delta.shape[0] != system.horizon):
-        raise ValueError(f"delta must be a scalar or have shape [T] = [{system.horizon}], "
-                         f"got {delta.shape}")
+def esaps(system: System, eps, delta=None, *, entropy_drop=None, iterations: int = 25,
+          samples: int = 25, policy=None, key=None, linearization: str = "autodiff",
+          **options) -> Result:
+    """ESAPS on ``system``; arguments as ``lqgx.saps`` plus the entropy floor, one or both of:
+
+    delta: thesis eq. 5.1d, a fixed bound on E[∫ pi log pi] = minus the minimum policy entropy
+        (nats; scalar or ``[T]``, finite).
+    entropy_drop: a floor relative to the current policy (§5.1: "maintain ... the entropy of the
+        last policy"): each update may lower every step's entropy by at most this many nats.
+        With both, the higher floor holds.
+
+    History adds ``entropy`` (min_t) and ``beta`` ``[iterations, T]``."""
+    if delta is None and entropy_drop is None:
+        raise ValueError("esaps needs an entropy floor: delta (eq. 5.1d) and/or entropy_drop")
+    if delta is not None:
+        delta = check_bound(delta, "delta", positive=False)
+        if delta.ndim not in (0, 1) or (delta.ndim == 1 and delta.shape[0] != system.horizon):
+            raise ValueError(f"delta must be a scalar or have shape [T] = [{system.horizon}], "
+                             f"got {delta.shape}")
     return run(ESAPS, system, eps, delta, iterations=iterations, samples=samples, policy=policy,
-               key=key, linearization=linearization, **options)
+               key=key, linearization=linearization, entropy_drop=entropy_drop, **options)

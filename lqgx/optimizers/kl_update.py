@@ -408,6 +408,23 @@ def _dual_value(prep: Prepared, form: Formulation, sol: SoftSolution, alpha, bet
     return g
 
 
+def thesis_dual(form: Formulation, problem: LocalProblem, result: "UpdateResult", eps,
+                delta=None) -> jax.Array:
+    """The thesis's dual (eq. 3.8 / 4.6 / 5.5, cost form) at ``result``'s multipliers, with the
+    state-distribution guess p_t = the result's state marginals: the soft backward pass on the
+    augmented cost, then E[V_0] - sum alpha (eps [+ 1]) [- sum beta delta]. At a KKT point it
+    equals the expected cost (strong duality); NaN where that pass's Q_uu is indefinite."""
+    T = problem.dynamics.A.shape[0]
+    dtype = problem.dynamics.A.dtype
+    eps = jnp.broadcast_to(jnp.asarray(eps, dtype), (T,))
+    delta_t = jnp.broadcast_to(jnp.asarray(0.0 if delta is None else delta, dtype), (T,))
+    prep = prepare(problem, delta_t)
+    traj = result.trajectory
+    # (ESAPS: the pass solves beta_t given alpha_t in closed form; the dual takes that beta)
+    sol, _, beta = full_pass(form, prep, result.alpha, result.beta, traj.mean[:T], traj.cov[:T])
+    return _dual_value(prep, form, sol, result.alpha, beta, eps, delta_t)
+
+
 def _kkt(form, options, prep, sol, traj, alpha, beta, eps, delta, block_res):
     """Bounds met, active ones at equality (complementary slackness), to ``options.rtol``."""
     kl, kl_sa, entropy = constraint_values(prep, sol.policy, traj)
@@ -566,26 +583,31 @@ def constrained_update(form: Formulation, problem: LocalProblem, eps, delta=None
     return _result(form, prep, sol, traj, jnp.exp(eta), beta, eps, delta_t, done, it)
 
 
-def _result(form, prep, sol, traj, alpha, beta, eps, delta, converged, iterations, policy=None):
-    """``UpdateResult`` of ``policy`` (default ``sol.policy``); the dual value comes from the
-    soft pass ``sol`` at the multipliers."""
-    policy = sol.policy if policy is None else policy
+def _result(form, prep, sol, traj, alpha, beta, eps, delta, converged, iterations):
+    """``UpdateResult`` of the soft pass ``sol``; the dual value is the thesis's (eq. 3.8 / 4.6 /
+    5.5) at the multipliers."""
+    return _update_result(prep, sol.policy, traj, alpha, beta, converged, iterations, sol.ok,
+                          _dual_value(prep, form, sol, alpha, beta, eps, delta))
+
+
+def _update_result(prep, policy, traj, alpha, beta, converged, iterations, ok, dual):
     kl, kl_sa, entropy = constraint_values(prep, policy, traj)
     pb = prep.problem
     cost = jnp.sum(expected_cost(pb.cost, pb.final, traj))
-    ok = sol.ok & all_finite((policy, traj, kl_sa))
+    ok = ok & all_finite((policy, traj, kl_sa))
     return UpdateResult(policy=policy, trajectory=traj, alpha=alpha, beta=beta, kl=kl,
-                        kl_state_action=kl_sa, entropy=entropy,
-                        dual=_dual_value(prep, form, sol, alpha, beta, eps, delta),
+                        kl_state_action=kl_sa, entropy=entropy, dual=dual,
                         expected_cost=cost, converged=converged & ok, ok=ok,
                         iterations=iterations)
 
 
 def _newton_update(form: Formulation, prep: Prepared, eps, delta, options: UpdateOptions):
-    """``method="newton"``: the exact update of ``moment_newton``; the thesis's soft pass at the
-    returned multipliers (p = mu) supplies the value function and so the dual value."""
+    """``method="newton"``: the exact update of ``moment_newton``. Its dual value is the barrier
+    method's (the Lagrange dual function of the moment program at the returned multipliers, exact
+    at the center). The thesis's dual at the same multipliers agrees where its soft pass is
+    defined (tests), but it is not always: with a non-convex local cost (an indefinite
+    quadratization) and a multiplier near zero, Q_uu of that pass can be indefinite."""
     pb = prep.problem
-    T = eps.shape[0]
     ref_mean, ref_cov = joint_state_action(pb.prior, prep.prior_states.mean,
                                            prep.prior_states.cov)
     moments = moment_newton.solve(moment_newton.MomentProblem(
@@ -595,8 +617,5 @@ def _newton_update(form: Formulation, prep: Prepared, eps, delta, options: Updat
         reference=moment_newton.JOINT if form.state_action else moment_newton.CONDITIONAL),
         options.newton)
     traj = propagate(pb.dynamics, moments.policy, pb.x0_mean, pb.x0_cov)
-    sol, _, _ = full_pass(form, prep, moments.alpha, moments.beta, traj.mean[:T], traj.cov[:T])
-    sol = SoftSolution(policy=sol.policy, value=sol.value, temperature=sol.temperature,
-                       ok=moments.ok)
-    return _result(form, prep, sol, traj, moments.alpha, moments.beta, eps, delta,
-                   moments.converged, moments.iterations, policy=moments.policy)
+    return _update_result(prep, moments.policy, traj, moments.alpha, moments.beta,
+                          moments.converged, moments.iterations, moments.ok, moments.dual)

@@ -103,8 +103,10 @@ class MomentSolution:
     """Result of ``solve``: ``policy``, its state moments ``state_mean[T+1, n]``,
     ``state_cov[T+1, n, n]``, multipliers ``alpha[T]``,
     ``beta[T]`` (zeros without an entropy floor), bound values ``divergence[T]`` and
-    ``entropy[T]``, final barrier weight ``mu``, Newton ``iterations``, ``converged`` (gap
-    tolerance reached while centered) and ``ok`` (finite and strictly feasible throughout)."""
+    ``entropy[T]``, ``dual``: the Lagrange dual function at (alpha, beta), which at a center is
+    the expected cost minus (number of constraints) * mu (Boyd & Vandenberghe 2004, §11.2.2),
+    final barrier weight ``mu``, Newton ``iterations``, ``converged`` (gap tolerance reached
+    while centered) and ``ok`` (finite and strictly feasible throughout)."""
 
     policy: LinearGaussianPolicy
     state_mean: jax.Array
@@ -113,6 +115,7 @@ class MomentSolution:
     beta: jax.Array
     divergence: jax.Array
     entropy: jax.Array
+    dual: jax.Array
     mu: jax.Array
     iterations: jax.Array
     converged: jax.Array
@@ -598,12 +601,13 @@ def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> M
     mu = jnp.where(fall_back, st.centered_mu, st.mu)
     ok, done, it, theta = st.ok | st.has_center, st.done & st.ok, st.iterations, st.theta
 
-    _, div, entropy = _stage_values(pk, problem, s, w)
+    expected, div, entropy = _stage_values(pk, problem, s, w)
+    dual = jnp.sum(expected) + _final_value(pk, problem.final, s[-1]) - n_constraints * mu
     alpha = mu / (problem.eps - div)
     beta = mu / (entropy + problem.delta) if entropy_floor else jnp.zeros((T,), dtype)
     policy = read_policy(pk, s, w)
     mx, X = jax.vmap(pk.unpack_state)(s)
     ok = ok & (theta == 0) & all_finite((policy, alpha, beta))  # theta > 0: no feasible start
     return MomentSolution(policy=policy, state_mean=mx, state_cov=X, alpha=alpha, beta=beta,
-                          divergence=div, entropy=entropy, mu=mu, iterations=it,
+                          divergence=div, entropy=entropy, dual=dual, mu=mu, iterations=it,
                           converged=done & ok, ok=ok)

@@ -10,7 +10,10 @@ Iteration i (thesis §1 / §3.4, "linearize, then optimize"):
    sample means. The model's noise is the system's ``noise_cov`` plus ``min_noise`` * I (state-
    action bounds need non-singular state marginals);
 3. ``constrained_update`` with the algorithm's ``Formulation``, warm-started with the last
-   multipliers, with the bound eps scaled by a trust factor s_i (1 at the start);
+   multipliers, with the bound eps scaled by a trust factor s_i (1 at the start). ESAPS's
+   entropy floor is the fixed ``delta`` (eq. 5.1d) and/or, with ``entropy_drop`` d, relative
+   to the current policy: H(pi_{i+1,t}) >= H(pi_{i,t}) - d (the thesis's "maintain the entropy
+   of the last policy q_t", §5.1), i.e. delta_{i,t} = min(delta, d - H(pi_{i,t}));
 4. safeguard: the update is rejected (pi_i and its samples kept) when it is non-finite or
    when the new policy's noise-free rollout or any of its ``samples`` rollouts on the *true*
    system is non-finite (a finite but extreme update of the local model can blow a simulator
@@ -34,6 +37,7 @@ import numpy as np
 
 from lqgx._pytree import all_finite, pytree_dataclass, static_field
 from lqgx.linearize import linearize, quadratize
+from lqgx.lq.divergence import policy_entropy
 from lqgx.lq.quadratic import shift_cost, shift_final_cost
 from lqgx.lq.types import LinearDynamics, LinearGaussianPolicy
 from lqgx.optimizers.kl_update import Formulation, LocalProblem, UpdateOptions, constrained_update
@@ -127,16 +131,26 @@ class _SearchState:
     rejected: jax.Array
 
 
+def entropy_bound(delta, entropy_drop, policy: LinearGaussianPolicy):
+    """This iteration's ESAPS bound on E[log pi_t] (``[T]``): the fixed ``delta`` and/or the
+    relative floor ``entropy_drop`` nats below ``policy``'s entropy (None: not used)."""
+    if entropy_drop is None:
+        return delta
+    relative = entropy_drop - policy_entropy(policy)
+    return relative if delta is None else jnp.minimum(delta, relative)
+
+
 @functools.partial(jax.jit, static_argnames=("form", "options"))
-def _search(form: Formulation, system: System, eps, delta, key, policy: LinearGaussianPolicy,
-            options: SearchOptions) -> Result:
+def _search(form: Formulation, system: System, eps, delta, entropy_drop, key,
+            policy: LinearGaussianPolicy, options: SearchOptions) -> Result:
     T = system.horizon
     dtype = system.x0.dtype
 
     def iteration(carry: _SearchState, key):
         policy, evaluation, eps_scale = carry.policy, carry.evaluation, carry.eps_scale
         problem = _local_problem(system, policy, evaluation, options)
-        upd = constrained_update(form, problem, eps_scale * eps, delta,
+        upd = constrained_update(form, problem, eps_scale * eps,
+                                 entropy_bound(delta, entropy_drop, policy),
                                  log_alpha_init=carry.log_alpha, options=options.update)
         # The new policy is evaluated now: its rollouts test the update on the true system and,
         # if it is accepted, are the next iteration's samples and linearization point.
@@ -210,7 +224,7 @@ def check_bound(value, name: str, *, positive: bool):
 
 def run(form: Formulation, system: System, eps, delta, *, iterations: int, samples: int,
         policy, key, linearization: str, initial_std=None, min_noise: float = 1e-6,
-        **update_options) -> Result:
+        entropy_drop=None, **update_options) -> Result:
     """Validate arguments, build the options, run the jitted search (see the algorithm modules)."""
     if not isinstance(system, System):
         raise TypeError(f"system must be an lqgx.System, got {type(system).__name__}")
@@ -232,6 +246,12 @@ def run(form: Formulation, system: System, eps, delta, *, iterations: int, sampl
         raise ValueError(f"eps must be a scalar or have shape [T] = [{T}], got {eps.shape}")
     if delta is not None:
         delta = jnp.asarray(delta, dtype)
+    if entropy_drop is not None:
+        if not form.entropy:
+            raise TypeError(f"entropy_drop is an ESAPS option, not {form.name.upper()}'s")
+        entropy_drop = check_bound(entropy_drop, "entropy_drop", positive=False).astype(dtype)
+        if entropy_drop.ndim != 0:
+            raise ValueError(f"entropy_drop must be a scalar, got shape {entropy_drop.shape}")
     if key is None:
         key = jax.random.PRNGKey(0)
     if policy is None:
@@ -253,7 +273,7 @@ def run(form: Formulation, system: System, eps, delta, *, iterations: int, sampl
     options = SearchOptions(iterations=int(iterations), samples=int(samples),
                             linearization=linearization, initial_std=initial_std,
                             min_noise=float(min_noise), update=update)
-    return _search(form, system, eps, delta, key, policy, options).trimmed()
+    return _search(form, system, eps, delta, entropy_drop, key, policy, options).trimmed()
 
 
 def validate_policy(policy, system: System) -> LinearGaussianPolicy:

@@ -6,7 +6,11 @@ quaternion ``(w, x, y, z)`` in qpos (7 numbers: position, quaternion) against 6 
 coordinates, so ``n = nq + nv > 2 nv`` for the ant and the humanoid.
 
 One call of the dynamics is one ``mjx.step`` (one MuJoCo time step, ``dt = model.opt.timestep``);
-the control is clamped to ``ctrlrange`` by MuJoCo itself.
+the control is clamped to ``ctrlrange`` by MuJoCo itself. RK4 models without quaternion joints
+(the quad pendulum) step through ``MjxDynamics._rk4_step`` instead: the same classical RK4 with
+its four stages in a ``lax.scan`` of one ``mjx.forward``, so XLA compiles the forward dynamics
+once rather than four times (``mjx.step`` runs an initial forward, then a 3-stage scan unrolled
+3 times).
 
 Finite differences (``MjxDynamics.linearize_fd``) use ``mujoco.mjd_transitionFD`` (centered) on
 the C model, Richardson-extrapolated over two step sizes (see ``linearize_fd``). MuJoCo returns Jacobians in tangent coordinates ``(dq[nv], dv[nv])``. We map them to
@@ -77,7 +81,7 @@ class MjxDynamics:
         self.mj_model = mj_model
         self.mjx_model = mjx.put_model(mj_model)
         self.template = mjx.make_data(self.mjx_model)
-        self._step = mjx.step
+        self._forward = mjx.forward
         self.nq, self.nv, self.nu = mj_model.nq, mj_model.nv, mj_model.nu
         self.dt = float(mj_model.opt.timestep)
         self.has_contact = bool(mj_model.ngeom and not (mj_model.opt.disableflags
@@ -90,6 +94,8 @@ class MjxDynamics:
                 self._quat_joints.append((qadr + 3, dadr + 3))
             elif jtype == mujoco.mjtJoint.mjJNT_BALL:
                 self._quat_joints.append((qadr, dadr))
+        rk4 = mj_model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4
+        self._step = self._rk4_step if rk4 and not self._quat_joints else mjx.step
 
     @property
     def state_dim(self) -> int:
@@ -108,6 +114,28 @@ class MjxDynamics:
                                      ctrl=jnp.asarray(u).astype(dtype))
         data = self._step(self.mjx_model, data)
         return jnp.concatenate([data.qpos, data.qvel]).astype(jnp.result_type(x))
+
+    def _rk4_step(self, model, data):
+        """One classical RK4 step of (qpos, qvel) as MuJoCo's ``mj_RungeKutta`` takes it (Butcher
+        nodes 0, 1/2, 1/2, 1; weights 1/6, 1/3, 1/3, 1/6), for hinge/slide joints, where qpos'
+        = qvel. The stages are a scan over one ``mjx.forward`` (see the module docstring)."""
+        dt = model.opt.timestep
+        q0, v0 = data.qpos, data.qvel
+        dtype = q0.dtype
+        nodes = jnp.array([0.0, 0.5, 0.5, 1.0], dtype)
+        weights = jnp.array([1.0, 2.0, 2.0, 1.0], dtype) / 6.0
+
+        def stage(carry, coefficients):
+            (dq, dv), (sum_q, sum_v) = carry
+            node, weight = coefficients
+            d = self._forward(model, data.replace(qpos=q0 + node * dt * dq,
+                                                  qvel=v0 + node * dt * dv))
+            slope = (d.qvel, d.qacc)
+            return (slope, (sum_q + weight * slope[0], sum_v + weight * slope[1])), None
+
+        zeros = (jnp.zeros_like(q0), jnp.zeros_like(v0))
+        (_, (sum_q, sum_v)), _ = jax.lax.scan(stage, (zeros, zeros), (nodes, weights))
+        return data.replace(qpos=q0 + dt * sum_q, qvel=v0 + dt * sum_v)
 
     # -- C MuJoCo helpers -------------------------------------------------------------------------
     @cached_property

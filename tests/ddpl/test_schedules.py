@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lqgx.ddpl.schedules import KINDS, make_schedule
+from lqgx.ddpl.schedules import KINDS, gaussian_sampler_std, make_schedule
 
 
 def test_linear_schedule_reads_table3_endpoints_as_noise_levels():
@@ -26,11 +26,24 @@ def test_paper_variance_makes_loss_weights_equal_beta():
     assert np.allclose(s.loss_weights, s.betas)
 
 
+def test_paper_noiseless_last_differs_from_paper_only_in_the_final_step_noise():
+    """Ho et al. (2020) Algorithm 2 convention (z = 0 at t = 1): same training loss as the paper
+    variance, no noise floor at the last step (with it, VP/H = 20 puts std ≥ √(β_1/α_1) ≈ 0.13 on
+    every action, and the exact-score map keeps a 0.01-std policy at 0.13)."""
+    p = make_schedule("vp", 20, reverse_variance="paper")
+    z = make_schedule("vp", 20, reverse_variance="paper_noiseless_last")
+    assert z.sigmas[0] == 0 and np.allclose(z.sigmas[1:], p.sigmas[1:])
+    assert np.allclose(z.loss_weights, p.loss_weights)
+    assert gaussian_sampler_std(p, 0.01) > 0.13 and gaussian_sampler_std(z, 0.01) < 0.01
+
+
 def test_bad_schedule_arguments_raise_named_errors():
     with pytest.raises(ValueError, match="kind"):
         make_schedule("quadratic", 20)
     with pytest.raises(ValueError, match="steps"):
         make_schedule("linear", 0)
+    with pytest.raises(ValueError, match="reverse_variance"):
+        make_schedule("vp", 20, reverse_variance="ddim")
     with pytest.raises(ValueError, match="start/end"):
         make_schedule("linear", 10, start=0.5, end=0.1)
 
@@ -50,7 +63,7 @@ def test_gaussian_sampler_std_matches_the_policy_reverse_process_with_exact_scor
             sch = self._sched(a.dtype) if sch is None else sch
             return -a / (sch.alpha_bars[idx] * sd**2 + 1.0 - sch.alpha_bars[idx])
 
-    for kind, rv in (("linear", "posterior"), ("vp", "paper")):
+    for kind, rv in (("linear", "posterior"), ("vp", "paper"), ("vp", "paper_noiseless_last")):
         pol = ExactScore(1, low=-50.0, high=50.0, steps=20, schedule=kind, reverse_variance=rv)
         a = jax.vmap(lambda k: pol.sample_raw(None, k, jnp.ones(1)))(jax.random.split(jax.random.PRNGKey(0), 20000))
         expected = gaussian_sampler_std(make_schedule(kind, 20, reverse_variance=rv), sd)

@@ -1,5 +1,7 @@
 """§3 toy problems: closed-form returns, Theorem 3.1, exact DecSPG (Fig. 2)."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -71,3 +73,26 @@ def test_fig2_n2_expressive_update_beats_gaussian_projection():
         out = jax.jit(jax.vmap(lambda k: run_decspg(cfg, k)))(jax.random.split(jax.random.PRNGKey(0), 4))
         res[pc] = float(out["return"][:, -1].mean())
     assert res["all"] > 10.0 and res["gaussian"] < 0.5 * res["all"], res
+
+
+
+@pytest.mark.parametrize("constants", [PAPER, dataclasses.replace(PAPER, cp=0.5, c1=2000.0)])
+def test_env_expected_return_used_for_training_eval_matches_monte_carlo(constants):
+    """``ToyGameEnv.expected_return`` (the evaluator of ``lqgx ddpl train`` on the toys) against plain
+    episode rollouts of ``env.step``, for a fixed state-dependent policy whose two agents differ and
+    whose goal-state action differs from the start-state one. At the paper's constants the joint
+    success (≈ 2e-5 per episode) is invisible to Monte Carlo, so the second case raises c_p to 0.5
+    (joint success ≈ 0.03) and lowers c1 so that the Π q_i · V_goal term (≈ 10 in J) and the
+    goal-state policy's c3 E[exp(−aᵀa)] part (≈ 6) are each several standard errors of the check."""
+    env = ToyGameEnv(2, constants=constants)
+    mu_start, mu_goal = jnp.array([-0.5, -0.45]), jnp.array([0.3, -0.2])
+
+    def act(key, s):
+        mu = jnp.where(jnp.all(s == 1), mu_goal, mu_start)
+        return (mu + 0.1 * jax.random.normal(key, (2,)))[:, None]
+
+    mc_mean, rets = jax.jit(lambda key: rollout_episode_returns(env, act, key, 1_000_000))(jax.random.PRNGKey(1))
+    ev, per_sample = jax.jit(lambda key: env.expected_return(act, key, 200_000))(jax.random.PRNGKey(2))
+    stderr = np.hypot(np.std(np.asarray(rets)) / np.sqrt(rets.shape[0]),
+                      np.std(np.asarray(per_sample)) / np.sqrt(per_sample.shape[0]))
+    assert abs(float(mc_mean) - float(ev)) < 5 * stderr, (mc_mean, ev, stderr)

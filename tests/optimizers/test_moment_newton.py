@@ -9,7 +9,7 @@ import pytest
 from lqgx.lq import soft_backward_pass
 from lqgx.optimizers.esaps import esaps_update
 from lqgx.optimizers.gps import gps_update
-from lqgx.optimizers.kl_update import full_pass, prepare
+from lqgx.optimizers.kl_update import full_pass, prepare, thesis_dual
 from lqgx.optimizers.saps import SAPS, saps_update
 
 from . import convex_oracle
@@ -89,8 +89,12 @@ def test_soft_backward_pass_at_the_multipliers_reproduces_the_policy(problem, sa
         np.testing.assert_allclose(np.asarray(getattr(sol.policy, field))[1:],
                                    np.asarray(getattr(res.policy, field))[1:], rtol=2e-3,
                                    atol=1e-3)
-    # strong duality: the thesis's dual (eq. 4.6) at these multipliers equals the cost
-    np.testing.assert_allclose(float(res.dual), float(res.expected_cost), rtol=1e-6)
+    # strong duality: the thesis's dual (eq. 4.6) at these multipliers equals the cost, and so
+    # does the barrier's dual bound that the update reports
+    np.testing.assert_allclose(float(thesis_dual(SAPS, problem, res, EPS)),
+                               float(res.expected_cost), rtol=1e-6)
+    np.testing.assert_allclose(float(res.dual), float(res.expected_cost), rtol=1e-8)
+    assert float(res.dual) <= float(res.expected_cost)
 
 
 def test_phase_one_lifts_a_prior_below_the_entropy_floor(problem, esaps_newton):
