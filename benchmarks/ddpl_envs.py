@@ -36,7 +36,7 @@ def timing(cfg, env, res):
     train_ms = 1e3 * cfg.steps_per_iteration / res["env_steps_per_s"]
     st = init_state(cfg, env, jax.random.PRNGKey(0))
     pol = make_policy(cfg, env)
-    act = jax.jit(lambda p, k, s: joint_action(pol, p, k, s, env.num_agents))
+    act = jax.jit(lambda p, k, s: joint_action(pol, p, k, env.observe(s)))
     s0 = st.obs[0]
     jax.block_until_ready(act(st.policy_params, jax.random.PRNGKey(0), s0))
     t = time.perf_counter()
@@ -60,8 +60,8 @@ def action_spread(out, num_states=16, num_samples=256, seed=0):
     states = buffer_sample(st.buffer, k_s, num_states).state
 
     def raw(p, k, s):  # [num_samples, n, d] unprojected joint actions for one state
-        per_agent = lambda pp, kk: jax.vmap(lambda k1: pol.sample_raw(pp, k1, s))(jax.random.split(kk, num_samples))
-        return jnp.swapaxes(jax.vmap(per_agent)(p, jax.random.split(k, env.num_agents)), 0, 1)
+        per_agent = lambda pp, kk, o: jax.vmap(lambda k1: pol.sample_raw(pp, k1, o))(jax.random.split(kk, num_samples))
+        return jnp.swapaxes(jax.vmap(per_agent)(p, jax.random.split(k, env.num_agents), env.observe(s)), 0, 1)
 
     a_raw = jax.jit(jax.vmap(raw, in_axes=(None, 0, 0)))(st.policy_params, jax.random.split(k_a, num_states), states)
     a = jax.vmap(pol.project)(a_raw.reshape(-1, env.action_dim)).reshape(a_raw.shape)

@@ -70,9 +70,10 @@ def start_actions(out, samples=4000, seed=0) -> dict:
     run = load_run(out)
     env, pol = run.environment, make_policy(run.config, run.environment)
     s0 = -jnp.ones(env.num_agents)
-    draw = jax.jit(lambda p, k: jax.vmap(lambda kk: pol.sample(p, kk, s0))(jax.random.split(k, samples)))
+    obs = env.observe(s0)
+    draw = jax.jit(lambda p, k, o: jax.vmap(lambda kk: pol.sample(p, kk, o))(jax.random.split(k, samples)))
     a = np.stack([np.asarray(draw(jax.tree.map(lambda x: x[i], run.state.policy_params),
-                                  jax.random.PRNGKey(seed + i)))[:, 0] for i in range(env.num_agents)])
+                                  jax.random.PRNGKey(seed + i), obs[i]))[:, 0] for i in range(env.num_agents)])
     return {"mean": a.mean(1).round(4).tolist(), "std": a.std(1).round(4).tolist(),
             "mass_near_minus_beta": np.mean(np.abs(a + BETA) < 0.1, 1).round(4).tolist(),
             "mass_near_plus_beta": np.mean(np.abs(a - BETA) < 0.1, 1).round(4).tolist()}

@@ -63,6 +63,10 @@ def samples_to_threshold(samples: np.ndarray, costs: np.ndarray, threshold: floa
                          window: int = 3) -> int | None:
     """First sample count at which the running mean (``window`` iterations) of the batch cost
     estimate is below ``threshold``; None if never."""
+    costs = np.asarray(costs, dtype=float)
+    window = max(1, min(window, costs.size))  # short runs: fewer iterations than the window
+    if costs.size == 0:
+        return None
     smooth = np.convolve(costs, np.ones(window) / window, mode="valid")
     hits = np.nonzero(smooth < threshold)[0]
     return None if hits.size == 0 else int(samples[hits[0] + window - 1])

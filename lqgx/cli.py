@@ -1,10 +1,19 @@
-"""The ``lqgx`` command line (see DESIGN.md): systems, solve, compare, ddpl, bench."""
+"""The ``lqgx`` command line (see DESIGN.md): systems, solve, compare, ddpl, bench.
+
+User mistakes end the command with one ``error: ...`` line on stderr and exit code 2: the
+command-line parser's usage errors, and ``ValueError``/``TypeError`` raised by a ``raise``
+statement in lqgx's own code (argument validation, here or in the library). Any other exception
+is a bug and propagates with its traceback; ``lqgx --debug ...`` shows the traceback of user
+mistakes as well.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import linecache
+import math
 import os
 import pathlib
 import subprocess
@@ -13,15 +22,167 @@ import time
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+TRAJECTORY_OPTIMIZERS = ("ilqg", "ddp")
+POLICY_SEARCH = ("gps", "saps", "esaps")
+ALGORITHMS = TRAJECTORY_OPTIMIZERS + POLICY_SEARCH
+# Step bounds of examples/demo.py (the thesis double-pendulum comparison): GPS bounds the
+# per-step policy KL, SAPS/ESAPS the state-action KL.
+EPS_DEFAULTS = {"gps": 0.1, "saps": 4.0, "esaps": 4.0}
+# Default ESAPS entropy floor: this many nats below the initial policy's entropy.
+ENTROPY_DROP = 8.0
+
+_PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
+# typer >= 0.20 vendors click privately: reach its exception classes through the public one.
+_CLICK_ERRORS = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+_ClickException = _CLICK_ERRORS["ClickException"]
+_UsageError = _CLICK_ERRORS["UsageError"]
+
+
+class UserError(_ClickException):
+    """A user mistake reported by lqgx code (see ``is_user_mistake``)."""
+
+    exit_code = 2
+
+
+def is_user_mistake(err: BaseException) -> bool:
+    """Whether ``err`` is a ``ValueError``/``TypeError`` raised by a ``raise`` statement in the
+    lqgx package (argument validation); the same types raised by JAX, NumPy or Python itself
+    underneath lqgx code are bugs."""
+    if not isinstance(err, (ValueError, TypeError)) or err.__traceback__ is None:
+        return False
+    tb = err.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
+    try:
+        inside = pathlib.Path(filename).resolve().is_relative_to(_PACKAGE_DIR)
+    except (OSError, ValueError):
+        return False
+    return inside and linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _Commands(TyperGroup):
+    """The top-level command group: turns user mistakes into one ``error:`` line and exit 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (ValueError, TypeError) as err:
+            if ctx.params.get("debug") or not is_user_mistake(err):
+                raise
+            raise UserError(str(err)) from err
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _ClickException as err:
+            if type(err).__name__ == "NoArgsIsHelpError":  # the help text (rich prints it itself)
+                if err.format_message().strip():
+                    typer.echo(err.format_message(), err=True)
+                sys.exit(err.exit_code)
+            message = _one_line(err.format_message())
+            ctx = getattr(err, "ctx", None)
+            if isinstance(err, _UsageError) and ctx is not None:
+                message += f" (see '{ctx.command_path} --help')"
+            typer.echo(f"error: {message}", err=True)
+            sys.exit(2)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)  # commands return None or an exit code
+
+
+app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True,
                   help="lqgx: linearize-then-optimize trajectory optimization in JAX.")
 ddpl_app = typer.Typer(add_completion=False, no_args_is_help=True,
                        help="Decentralized diffusion policy learning.")
 app.add_typer(ddpl_app, name="ddpl")
 
-TRAJECTORY_OPTIMIZERS = ("ilqg", "ddp")
-POLICY_SEARCH = ("gps", "saps", "esaps")
+
+@app.callback()
+def _global_options(debug: bool = typer.Option(
+        False, "--debug", help="show the full traceback of an error instead of one line")):
+    """lqgx: linearize-then-optimize trajectory optimization in JAX."""
+
+
+def _bound(value, what: str, *, positive: bool = True) -> float:
+    """``value`` (a number or its text) as a finite float, > 0 if ``positive``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: expected a number, got {value!r}") from None
+    if not math.isfinite(number) or (positive and number <= 0):
+        raise ValueError(f"{what} must be {'finite and > 0' if positive else 'finite'}, "
+                         f"got {value!r}")
+    return number
+
+
+def parse_eps(text: Optional[str], algos=POLICY_SEARCH) -> dict:
+    """Step bounds ``{algo: eps}`` for the policy-search algorithms among ``algos``.
+
+    ``text`` is an ``--eps`` value: None gives ``EPS_DEFAULTS``; a number applies to all of
+    them; comma-separated ``algo=value`` pairs (``gps=0.1,saps=4``) set those algorithms and
+    leave the others at their defaults. Malformed text, a bound that is not finite and > 0, or a
+    name that is not a policy-search algorithm in ``algos`` raises ``ValueError``.
+    """
+    targets = [a for a in algos if a in POLICY_SEARCH]
+    bounds = {a: EPS_DEFAULTS[a] for a in targets}
+    if text is None:
+        return bounds
+    if "=" not in text:
+        value = _bound(text.strip(), "--eps")
+        if not targets:
+            raise ValueError(f"--eps: no policy-search algorithm ({', '.join(POLICY_SEARCH)}) "
+                             f"among {', '.join(algos)}")
+        return dict.fromkeys(targets, value)
+    seen = set()
+    for item in text.split(","):
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not name:
+            raise ValueError(f"--eps: expected a number or ALGO=VALUE pairs such as "
+                             f"'gps=0.1,saps=4', got {text!r}")
+        if name not in POLICY_SEARCH:
+            raise ValueError(f"--eps: {name!r} has no step bound; the policy-search "
+                             f"algorithms are {', '.join(POLICY_SEARCH)}")
+        if name not in targets:
+            raise ValueError(f"--eps: {name} is not among the algorithms run "
+                             f"({', '.join(algos)})")
+        if name in seen:
+            raise ValueError(f"--eps: {name} given twice in {text!r}")
+        seen.add(name)
+        bounds[name] = _bound(value, f"--eps {name}")
+    return bounds
+
+
+def _parse_algos(text: str) -> list:
+    """The ``--algos`` list (order kept, duplicates dropped); unknown names raise ValueError."""
+    algos = list(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
+    if not algos:
+        raise ValueError(f"--algos: no algorithm given; available: {', '.join(ALGORITHMS)}")
+    for algo in algos:
+        _check_algo(algo)
+    return algos
+
+
+def _check_algo(algo: str) -> None:
+    if algo not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algo!r}; available: {', '.join(ALGORITHMS)}")
+
+
+_EPS_HELP = ("policy step bound: a number for every policy-search algorithm, or ALGO=VALUE "
+             "pairs (e.g. gps=0.1,saps=4); defaults "
+             + ", ".join(f"{a}={v:g}" for a, v in EPS_DEFAULTS.items())
+             + " (GPS bounds the policy KL, SAPS/ESAPS the state-action KL)")
+_DELTA_HELP = (f"ESAPS entropy bound delta, thesis eq. 5.1d (entropy >= -delta); default: "
+               f"{ENTROPY_DROP:g} nats below the initial policy's entropy")
 
 
 def _quiet_import_jax():
@@ -35,9 +196,22 @@ def _quiet_import_jax():
     return lqgx
 
 
+def _default_delta(lqgx, system) -> float:
+    """The ESAPS bound whose entropy floor is ``ENTROPY_DROP`` nats below the initial policy's
+    entropy (as examples/demo.py)."""
+    from lqgx.optimizers import default_policy
+
+    entropy0 = float(lqgx.lq.policy_entropy(default_policy(system))[0])
+    return -(entropy0 - ENTROPY_DROP)
+
+
 def _solve_trials(lqgx, system, algo: str, trials: int, seed: int, iterations: int,
                   eps: Optional[float], delta: Optional[float], samples: Optional[int]):
-    """Run ``algo`` on ``trials`` independent trials with ``vmap``; returns a batched Result."""
+    """Run ``algo`` on ``trials`` independent trials with ``vmap``; returns a batched Result.
+
+    ``eps`` is the policy-search step bound and ``delta`` the ESAPS entropy bound (both
+    resolved by the caller; unused by the trajectory optimizers).
+    """
     import jax
     import jax.numpy as jnp
 
@@ -50,11 +224,7 @@ def _solve_trials(lqgx, system, algo: str, trials: int, seed: int, iterations: i
     kwargs = {"iterations": iterations}
     if samples is not None:
         kwargs["samples"] = samples
-    eps = 0.1 if eps is None else eps
-    if algo == "esaps":
-        args = (eps, -1.0 if delta is None else delta)
-    else:
-        args = (eps,)
+    args = (eps, delta) if algo == "esaps" else (eps,)
     solver = getattr(lqgx, algo)
     keys = jax.random.split(key, trials)
     return jax.vmap(lambda k: solver(system, *args, key=k, **kwargs))(keys)
@@ -81,8 +251,11 @@ def systems():
 @app.command()
 def solve(system: str,
           algo: str = typer.Option("ilqg", help="ilqg, ddp, gps, saps or esaps"),
-          eps: Optional[float] = typer.Option(None, help="KL bound (GPS family)"),
-          delta: Optional[float] = typer.Option(None, help="ESAPS entropy bound, thesis eq. 5.1d"),
+          eps: Optional[float] = typer.Option(
+              None, help="policy step bound (gps, saps, esaps); default "
+                         + ", ".join(f"{a} {v:g}" for a, v in EPS_DEFAULTS.items())
+                         + " (GPS bounds the policy KL, SAPS/ESAPS the state-action KL)"),
+          delta: Optional[float] = typer.Option(None, help=_DELTA_HELP),
           iterations: int = typer.Option(50, min=1),
           samples: Optional[int] = typer.Option(None, min=1, help="rollouts per iteration"),
           trials: int = typer.Option(1, min=1),
@@ -91,10 +264,21 @@ def solve(system: str,
     """Solve SYSTEM with ALGO; writes result.json, policy.npz, curves.png, filmstrip.png."""
     import numpy as np
 
-    if algo not in TRAJECTORY_OPTIMIZERS + POLICY_SEARCH:
-        raise typer.BadParameter(f"--algo must be one of {TRAJECTORY_OPTIMIZERS + POLICY_SEARCH}")
+    _check_algo(algo)
+    if eps is not None:
+        if algo not in POLICY_SEARCH:
+            raise ValueError(f"--eps: {algo} has no step bound (only {', '.join(POLICY_SEARCH)})")
+        eps = _bound(eps, "--eps")
+    if delta is not None:
+        if algo != "esaps":
+            raise ValueError(f"--delta applies to esaps only, not {algo}")
+        delta = _bound(delta, "--delta", positive=False)
     lqgx = _quiet_import_jax()
     plant = lqgx.systems.make(system)
+    if algo in POLICY_SEARCH and eps is None:
+        eps = EPS_DEFAULTS[algo]
+    if algo == "esaps" and delta is None:
+        delta = _default_delta(lqgx, plant)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     result = _solve_trials(lqgx, plant, algo, trials, seed, iterations, eps, delta, samples)
@@ -120,25 +304,33 @@ def solve(system: str,
 
 @app.command()
 def compare(system: str,
-            algos: str = typer.Option("gps,saps,esaps"),
+            algos: str = typer.Option("gps,saps,esaps",
+                                      help="comma-separated list from " + ", ".join(ALGORITHMS)),
             trials: int = typer.Option(10, min=1),
             iterations: int = typer.Option(25, min=1),
-            eps: Optional[float] = typer.Option(None),
-            delta: Optional[float] = typer.Option(None),
-            samples: Optional[int] = typer.Option(None, min=1),
+            eps: Optional[str] = typer.Option(None, help=_EPS_HELP),
+            delta: Optional[float] = typer.Option(None, help=_DELTA_HELP),
+            samples: Optional[int] = typer.Option(None, min=1, help="rollouts per iteration"),
             seed: int = typer.Option(0),
             out: pathlib.Path = typer.Option(pathlib.Path("results/compare"))):
     """Compare algorithms on SYSTEM; writes compare.json and compare.png."""
     import numpy as np
 
+    names = _parse_algos(algos)
+    bounds = parse_eps(eps, names)
+    if delta is not None:
+        if "esaps" not in names:
+            raise ValueError("--delta applies to esaps, which is not in --algos")
+        delta = _bound(delta, "--delta", positive=False)
     lqgx = _quiet_import_jax()
     plant = lqgx.systems.make(system)
+    if "esaps" in names and delta is None:
+        delta = _default_delta(lqgx, plant)
     out.mkdir(parents=True, exist_ok=True)
     results, report = {}, {}
-    for algo in [a.strip() for a in algos.split(",") if a.strip()]:
-        if algo not in TRAJECTORY_OPTIMIZERS + POLICY_SEARCH:
-            raise typer.BadParameter(f"unknown algorithm {algo!r}")
-        result = _solve_trials(lqgx, plant, algo, trials, seed, iterations, eps, delta, samples)
+    for algo in names:
+        result = _solve_trials(lqgx, plant, algo, trials, seed, iterations, bounds.get(algo),
+                               delta, samples)
         results[algo] = result
         cost_mean, cost_std = _history_stats(result, "cost")
         kl = np.asarray(result.history.get("kl", np.zeros((1, 0))), dtype=float)
@@ -157,7 +349,13 @@ def compare(system: str,
 def ddpl_train(env: str,
                policy: str = typer.Option("diffusion", help="diffusion or gaussian"),
                steps: Optional[int] = typer.Option(None, min=1),
-               warm_start: Optional[str] = typer.Option(None),
+               warm_start: Optional[str] = typer.Option(
+                   None, help="ilqg, gps or esaps: seed DDPL from that trajectory optimizer "
+                              "(double-pendulum-2, quad-pendulum-4)"),
+               guide_steps: Optional[int] = typer.Option(
+                   None, min=0, help="keep the teacher in the loop for N env steps (annealed)"),
+               teacher: Optional[pathlib.Path] = typer.Option(
+                   None, help="reuse the teacher.npz of an earlier warm-started run"),
                seed: int = typer.Option(0),
                out: Optional[pathlib.Path] = typer.Option(
                    None, help="default results/ddpl/ENV-POLICY-sSEED"),
@@ -170,7 +368,8 @@ def ddpl_train(env: str,
     from lqgx.ddpl import cli as ddpl_cli
 
     ddpl_cli.train(env, policy, steps, warm_start, seed, None if out is None else str(out),
-                   resume, preset=preset)
+                   resume, preset=preset, guide_steps=guide_steps,
+                   teacher=None if teacher is None else str(teacher))
 
 
 @ddpl_app.command("eval")
@@ -191,12 +390,13 @@ def bench(name: Optional[str] = typer.Argument(None, help="benchmark script name
             typer.echo(script)
         return
     if name not in scripts:
-        raise typer.BadParameter(f"unknown benchmark {name!r}; available: {', '.join(scripts)}")
+        raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(scripts)}")
     raise typer.Exit(subprocess.call([sys.executable, str(root / f"{name}.py")],
                                      env=dict(os.environ)))
 
 
 def main():
+    """Entry point of the ``lqgx`` command and ``python -m lqgx``."""
     app()
 
 

@@ -1,9 +1,10 @@
 """Plain functions behind ``lqgx ddpl train`` / ``lqgx ddpl eval`` (wired by ``lqgx/cli.py``).
 
-    lqgx ddpl train ENV [--policy diffusion|gaussian] [--steps N] [--warm-start ALGO] [--seed S]
-               [--out DIR] [--resume]
-        -> DIR/results.json {"env","policy","env_steps":[..],"eval_return":[..],"wall_s", ...},
-           DIR/checkpoint.npz, DIR/curve.png
+    lqgx ddpl train ENV [--policy diffusion|gaussian] [--steps N] [--warm-start ilqg|gps|esaps]
+               [--guide-steps N] [--teacher FILE] [--preset cpu|paper] [--seed S] [--out DIR] [--resume]
+        -> DIR/results.json {"env","policy","env_steps":[..],"eval_return":[..],"wall_s",
+                             "warm_start","teacher_return","pretrain_s", ...},
+           DIR/checkpoint.npz, DIR/curve.png (+ teacher.npz, guide_states.npy when warm-started)
     lqgx ddpl eval DIR [--episodes 50]   -> prints JSON {"return_mean","return_std",...}
 """
 
@@ -11,15 +12,39 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 
 def _quiet_env():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def _refuse_isaac():
+    """Isaac Lab envs cannot be trained by this command: one line on stderr, exit code 2.
+
+    The line lists what this machine lacks to run Isaac Lab (``envs.isaac.require``) or, where
+    Isaac Lab is available, says that the jitted training loop does not drive it yet.
+    """
+    from lqgx.ddpl.envs import isaac
+
+    try:
+        isaac.require()
+    except isaac.IsaacLabUnavailableError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"error: {isaac.TRAINING_NOT_WIRED}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_start: str | None = None,
-          seed: int = 0, out: str | None = None, resume: bool = False, preset: str = "cpu") -> dict:
-    """Train DDPL on ENV with a CPU-sized preset; prints a one-line summary; returns results."""
+          seed: int = 0, out: str | None = None, resume: bool = False, preset: str = "cpu",
+          guide_steps: int | None = None, teacher: str | None = None) -> dict:
+    """Train DDPL on ENV with a CPU-sized preset; prints a one-line summary; returns results.
+
+    ``isaac-shadow-hand-over`` is refused with a one-line reason and exit code 2 (``SystemExit``).
+    """
+    if env == "isaac-shadow-hand-over":
+        _refuse_isaac()
     _quiet_env()
     import jax
 
@@ -28,10 +53,14 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
 
     out = out or os.path.join("results", "ddpl", f"{env}-{policy}-s{seed}")
     res = _train(env, policy=policy, steps=steps, warm_start=warm_start, seed=seed, out=out,
-                 resume=resume, preset=preset, progress=True)
-    print(json.dumps({"out": str(out), "final_eval_return": res["eval_return"][-1],
-                      "best_eval_return": max(res["eval_return"]), "env_steps": res["env_steps"][-1],
-                      "wall_s": round(res["wall_s"], 1)}))
+                 resume=resume, preset=preset, progress=True, guide_steps=guide_steps, teacher=teacher)
+    summary = {"out": str(out), "final_eval_return": res["eval_return"][-1],
+               "best_eval_return": max(res["eval_return"]), "env_steps": res["env_steps"][-1],
+               "wall_s": round(res["wall_s"], 1)}
+    if res.get("warm_start"):
+        summary.update(warm_start=res["warm_start"], teacher_return=res["teacher_return"],
+                       pretrain_s=round(res["pretrain_s"], 1))
+    print(json.dumps(summary))
     return res
 
 

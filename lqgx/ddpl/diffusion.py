@@ -33,6 +33,7 @@ import numpy as np
 
 from lqgx.ddpl.networks import ScoreNet
 from lqgx.ddpl.schedules import make_schedule
+from lqgx.lq.types import cholesky
 
 
 def project_box(a, low, high):
@@ -167,6 +168,38 @@ class DiffusionPolicy:
         eps_hat = jax.vmap(lambda at, i: self.net.apply(params, state, at, (i + 1.0) / H))(a_t, idx)
         # ‖s − (−ε/√(1−ᾱ))‖² = ‖ε̂ − ε‖² / (1 − ᾱ)   (s = −ε̂/√(1−ᾱ), see ``score``)
         per_tau = jnp.sum((eps_hat - eps) ** 2, axis=-1) / (1.0 - ab[:, 0])
+        return scale * jnp.sum(sch.loss_weights[idx] * per_tau)
+
+    def gaussian_target_loss(self, params, key, state, mean, cov):
+        """Score matching toward a Gaussian target law N(mean[d], cov[d, d]) at one state.
+
+        The target's noised marginals are Gaussian, a_τ ~ N(√ᾱ_τ mean, V_τ), V_τ = ᾱ_τ cov +
+        (1 − ᾱ_τ) I, with the exact score −V_τ⁻¹(a_τ − √ᾱ_τ mean). The loss is (*) with that exact
+        score in place of the conditional one (explicit instead of denoising score matching):
+        in expectation it differs from E_{a~N(mean, cov)} l_s^θ(a) by a constant only (Vincent
+        2011), so it has the same minimizer, without the variance of the ε-labels. τ is drawn as
+        in ``denoising_loss``."""
+        dtype = jnp.result_type(jnp.asarray(mean).dtype, jnp.float32)
+        sch = self._sched(dtype)
+        H, d = self.steps, self.action_dim
+        if self.tau_samples is None:
+            idx = jnp.arange(H)
+            scale = 1.0
+        else:
+            k_t, key = jax.random.split(key)
+            idx = jax.random.randint(k_t, (self.tau_samples,), 0, H)
+            scale = H / self.tau_samples
+        ab = sch.alpha_bars[idx][:, None, None]
+        V = ab * cov + (1.0 - ab) * jnp.eye(d, dtype=dtype)                  # [k, d, d]
+        chol = cholesky(V)
+        z = jax.random.normal(key, (idx.shape[0], d), dtype)
+        centre = jnp.sqrt(ab[:, :, 0]) * mean
+        a_t = centre + jnp.einsum("kij,kj->ki", chol, z)
+        # ε* = −√(1−ᾱ) · score = √(1−ᾱ) V⁻¹ (a_τ − √ᾱ mean) = √(1−ᾱ) L⁻ᵀ z
+        eps_star = jnp.sqrt(1.0 - ab[:, :, 0]) * jax.vmap(
+            lambda c, zz: jax.scipy.linalg.solve_triangular(c, zz, lower=True, trans=1))(chol, z)
+        eps_hat = jax.vmap(lambda at, i: self.net.apply(params, state, at, (i + 1.0) / H))(a_t, idx)
+        per_tau = jnp.sum((eps_hat - eps_star) ** 2, axis=-1) / (1.0 - ab[:, 0, 0])
         return scale * jnp.sum(sch.loss_weights[idx] * per_tau)
 
     def weighted_loss(self, params, key, state, actions, weights):

@@ -76,6 +76,16 @@ class GaussianPolicy:
         z = (action - mean) * jnp.exp(-log_std)
         return jnp.sum(-0.5 * z**2 - log_std - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
 
+    def gaussian_target_loss(self, params, key, state, mean, cov):
+        """Expected negative log-likelihood of a Gaussian target law N(mean[d], cov[d, d]) at one
+        state, in closed form: E_{a~N(mean, cov)}[−log π(a | s)] = Σ_j [(cov_jj + (μ_j − mean_j)²)
+        / (2σ_j²) + log σ_j] + d/2 log 2π, i.e. KL(target ‖ π) + the target's entropy."""
+        del key
+        mu, log_std = self.net.apply(params, state)
+        var = jnp.exp(2.0 * log_std)
+        return jnp.sum((jnp.diagonal(cov) + (mu - mean) ** 2) / (2.0 * var) + log_std
+                       + 0.5 * jnp.log(2 * jnp.pi))
+
     def weighted_loss(self, params, key, state, actions, weights):
         """−(1/N) Σ_j w_j log π(a_j | s) for state[S], actions[N, d], weights[N]."""
         del key

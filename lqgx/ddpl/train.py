@@ -15,61 +15,14 @@ Presets (``PRESETS[env][preset]``): "paper" uses Table 3 and the paper's budgets
 steps MPE, 5e7 SMAX); "cpu" shrinks networks, N and budgets so a run finishes in minutes on this
 CPU. The toy games use the §3 discount γ = 0.1.
 
-Reverse process of the CPU presets. In Algorithm 2 the ISSM proposal is the current policy, so the
-sampler's bias is applied to the policy's own samples once per epoch and compounds
-(``schedules.gaussian_sampler_std``: std of the H-step sampler with the exact score of N(0, sd²)
-data). The DDPM posterior variance contracts (linear schedule, H = 20: sd 0.2 → 0.125,
-0.1 → 0.047), and on toy-game-2 a diffusion policy trained with η = 0 (uniform weights, target =
-itself) collapsed from std 1.0 to 0.03 within 16k steps, removing exactly the exploration the
-diffusion class is meant to add. Table 3's linear schedule with the paper's σ² = β/α explodes
-instead (σ_H² ≈ 51; sd 1 → 1.99, policy mass piles up on the box edges). All CPU presets therefore
-use the paper's σ² = β/α with the VP schedule and Table 3's H = 20 (VP at H = 20 is one of the
-schedules of Fig. 5, on 3s_vs_5z): mild expansion (sd 1 → 1.10, 0.5 → 0.57, 0.1 → 0.16), i.e. a
-small exploration floor and no collapse. The MPE/SMAX CPU presets formerly used the posterior
-variance with the linear schedule and H = 10, which contracts harder (sd 0.2 → 0.099,
-0.1 → 0.039 per pass); VP/σ² = β/α at H = 10 does not contract but its last step alone injects
-σ_1 = √(β_1/α_1) ≈ 0.25 (sd 0.05 → 0.25, 0.2 → 0.32), close to the std 0.29 of a uniform action on
-these envs' [0, 1] boxes, while H = 20 halves that floor (σ_1 ≈ 0.13). Measured with
-``benchmarks/ddpl_envs.py`` at the presets' budgets (seed 0; MPE 20k, SMAX 10k env steps), the
-former preset did *not* collapse: its trained diffusion policies were the broadest (raw-sample std
-2.5 on MPE, 19 on SMAX; 81 % resp. 98 % of the projected coordinates on the box boundary). The
-exact-score map leaves out the learned score's error, which the linear schedule's last step
-multiplies by 1/√α_H ≈ 10.6 (VP: 1.6 at H = 10, 1.3 at H = 20): the likely cause, not isolated
-by an experiment. With VP/σ² = β/α the raw std fell to 0.6-0.8 on MPE (39-49 % on the boundary)
-and ≈ 7 on SMAX (94 %), at H = 10 and H = 20 alike; final returns of all three agreed within the
-evaluation noise at these budgets. The "paper" presets keep Table 3 (linear, σ² = β/α).
+Presets are documented where they are defined (``PRESETS``); the measurements behind them are in
+``docs/ddpl-cpu-presets.md`` (toys, MPE, SMAX) and ``docs/ddpl-warm-start.md`` (control envs).
 
-Reward scale of the toy CPU preset (0.1; the weights divide it out again, so η keeps its meaning).
-Adam's step is scale-free, so the critic's output jitter per update is set by the learning rate in
-*scaled* units. With 1e-3 the whole start-state signal (r_start spans ≈ 40 → 0.04) sat at that
-jitter level: after 20k steps (former preset) Q̂_1(−1, 0.6) − Q̂_1(−1, 0) was +15 against the true
-−3.4, and the policies followed such spurious maxima (VP, σ² = β/α, scale 1e-3: final J −2.2 ± 1.4
-over 3 seeds); with 0.1 the learned start-state shape follows r_start and the diffusion runs settle
-at J ≈ −0.3.
-
-Toy preset vs the paper (issue 6). The paper's toy-game result (§3.2.2, Fig. 2 right) is
-Algorithm 1 with exact energy-based updates (B = 200, η = 0.01(1−γ), π⁰ = N(0, 0.1)), reproduced
-by ``lqgx.ddpl.toy.run_decspg``; the paper runs Algorithm 2 only on the §5 benchmarks, so there
-are no paper settings of Algorithm 2 for the toys. Relative to Table 3 the toy CPU preset uses
-2×64 instead of 3×256 nets, B_u = 128 instead of 256, Adam 1e-3 → 5e-4 instead of 1e-4 → 5e-5, VP
-instead of linear, N = 4 (not in the paper) and Table 3's η = 1 (c = η/(1−γ) = 1.11, not §3's 0.01).
-None of these is what keeps DDPL-diffusion from the high-reward equilibrium at −β: the reverse
-process itself is. With σ² = β/α the last denoising step adds independent N(0, β_1/α_1) noise
-(VP, H = 20: std 0.132) to every action, so each agent's policy is some law convolved with
-N(0, 0.132²), and over all such policies J ≤ 3.23 (J is multilinear in the two agents' laws, so
-the bound is attained by point masses before the noise, both at −0.454; by quadrature), against
-J* = 20.4 and ≈ 10.2 for one agent exactly at −β — whatever the training length, η or critic.
-Measured (seed 0, 300k steps: final J 1.13, one agent's mean −0.47 with std 0.15; seed 1, 500k:
-J 2.01, both agents at means −0.44/−0.39 with std 0.16/0.18 — the floor-capped version of the
-equilibrium). Removing the floor (``reverse_variance="paper_noiseless_last"``, Ho et al.'s z = 0
-at t = 1) makes narrow policies contract under self-distillation (exact-score map 0.1 → 0.091,
-0.03 → 0.011); on toy-game-2 every seed ended as point masses (per-agent std ≤ 0.015): seeds 0
-and 1 collapsed after ≈ 30–36k steps and then followed the critic's extrapolation to the box
-edge a ≈ −2 (J −80 at 94k, −71 at 60k), seed 2 froze at +β and −0.22 (J −0.44 at 60k).
-DDPL-Gaussian (500k steps, seeds
-0–2) collapses to std ≈ 0.007 per agent; 2 of 3 seeds end with exactly one agent at −β
-(J ≈ 9.2–9.8), none with both. See ``benchmarks/ddpl_toy_game.py`` and
-``benchmarks/ddpl_toy_critic.py``.
+Warm start (``warm_start="ilqg"|"gps"|"esaps"``, control environments): a teacher is solved
+(``lqgx.ddpl.teacher``) or loaded (``teacher=``), saved to ``teacher.npz``; its demonstrations go
+into the replay buffer and the policies and critics are pretrained (``lqgx.ddpl.warm_start``);
+with ``guide_steps`` it stays in the loop (``lqgx.ddpl.algorithm``). Environment steps count the
+demonstrations, and the run's budget includes them.
 """
 
 from __future__ import annotations
@@ -80,6 +33,7 @@ import functools
 import json
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import jax
@@ -88,6 +42,7 @@ import numpy as np
 
 from lqgx.ddpl.algorithm import DDPLConfig, evaluate_policy, init_state, train_iterations
 from lqgx.ddpl.envs import make as make_env
+from lqgx.ddpl.warm_start import seed_state
 
 _TOY_PAPER = dict(gamma=0.1, eta=1.0, reward_scale=1e-3, total_env_steps=1_000_000, learning_starts=1000)
 _TOY_CPU = dict(_TOY_PAPER, total_env_steps=20_000, schedule="vp", reverse_variance="paper", reward_scale=0.1,
@@ -97,7 +52,36 @@ _TOY_CPU = dict(_TOY_PAPER, total_env_steps=20_000, schedule="vp", reverse_varia
 _CPU_COMMON = dict(hidden=(64, 64), batch_size=128, num_action_samples=4, buffer_size=50_000,
                    learning_starts=1_000, lr_start=3e-4, lr_end=1e-4, schedule="vp", reverse_variance="paper")
 
+# Cooperative control (envs.control). Returns are minus trajectory costs (double pendulum: ~−6e3
+# for the untrained policy, ~−5 for iLQG), so rewards are scaled by 1e-2 for the critics, and
+# η = 0.01 (c = η/(1−γ) = 1 on raw-cost Q̂ values, whose spread over a state's N action samples
+# is O(1–10) raw units; η = 0.1–1 turned ISSM into a best-of-N step on an inaccurate critic and
+# eroded a cloned swing-up within 4k steps). Table 3's learning rate. Reverse process
+# "paper_noiseless_last": with the paper's σ_1 the VP/H = 20 sampler widens a std-0.1 action law
+# to 0.16 (``schedules.gaussian_sampler_std``), and an iLQG swing-up executed with torque noise
+# 0.13 (normalized) costs 21 instead of 4.6, at 0.2 it costs 58; noiseless-last gives 0.091.
+# 128×128 networks: a cloned 64×64 student fell over (return −850 vs −51). See
+# docs/ddpl-warm-start.md for the measurements.
+_CONTROL_CPU = dict(_CPU_COMMON, hidden=(128, 128), batch_size=64, gamma=0.99, reward_scale=0.01, eta=0.01,
+                    lr_start=1e-4, lr_end=5e-5, reverse_variance="paper_noiseless_last", buffer_size=100_000,
+                    learning_starts=2_000, eval_episodes=20, demo_episodes=32, pretrain_steps=5_000,
+                    pretrain_lr=3e-3, pretrain_state_noise=0.1, guide_weight=10.0)
+_CONTROL_PAPER = dict(gamma=0.99, reward_scale=0.01, eta=0.01, reverse_variance="paper_noiseless_last",
+                      demo_episodes=100, pretrain_steps=20_000, pretrain_lr=1e-3, pretrain_state_noise=0.1,
+                      guide_weight=10.0)
+# Applied on top of a preset when a run is warm-started: the critics first learn the seeded
+# policies' own values on their own rollouts (policies frozen), then Algorithm 2 starts.
+WARM_START = dict(critic_warmup_steps=4_000)
+
 PRESETS = {
+    "double-pendulum-2": {
+        "paper": dict(_CONTROL_PAPER, total_env_steps=2_000_000, eval_every=50_000, checkpoint_every=50_000),
+        "cpu": dict(_CONTROL_CPU, total_env_steps=80_000, eval_every=8_000, checkpoint_every=8_000),
+    },
+    "quad-pendulum-4": {
+        "paper": dict(_CONTROL_PAPER, total_env_steps=5_000_000, eval_every=100_000, checkpoint_every=100_000),
+        "cpu": dict(_CONTROL_CPU, total_env_steps=60_000, eval_every=6_000, checkpoint_every=6_000),
+    },
     "toy-game-2": {"paper": _TOY_PAPER, "cpu": _TOY_CPU},
     "toy-mdp": {"paper": _TOY_PAPER, "cpu": _TOY_CPU},
     "mpe-simple-reference": {
@@ -118,14 +102,18 @@ PRESETS = {
 }
 
 
-def make_config(env: str, policy: str = "diffusion", preset: str = "cpu", **overrides) -> DDPLConfig:
-    """DDPLConfig from a preset (``PRESETS``) plus keyword overrides (``None`` values ignored)."""
+def make_config(env: str, policy: str = "diffusion", preset: str = "cpu", warm_start: bool = False,
+                **overrides) -> DDPLConfig:
+    """DDPLConfig from a preset (``PRESETS``; with ``warm_start`` also ``WARM_START``) plus keyword
+    overrides (``None`` values ignored)."""
     base = PRESETS.get(env) or (PRESETS["toy-game-2"] if env.startswith("toy-game-") else None)
     if base is None:
         raise ValueError(f"env must be one of {sorted(PRESETS)} (or toy-game-N), got {env!r}")
     if preset not in base:
         raise ValueError(f"preset must be one of {sorted(base)}, got {preset!r}")
     kw = dict(base[preset], policy=policy)
+    if warm_start:
+        kw.update(WARM_START)
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return DDPLConfig(**kw)
 
@@ -140,8 +128,21 @@ def _config_from_json(config: dict) -> DDPLConfig:
 
 
 def _read_meta(path: Path) -> dict:
-    with np.load(path) as z:
-        return json.loads(bytes(z["meta"]).decode())
+    """The JSON metadata of the checkpoint ``path``; a damaged file raises ``ValueError``."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"checkpoint {path} is unreadable (not an npz archive); delete it or "
+                         f"train into another --out")
+    try:
+        with np.load(path) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+        missing = [k for k in ("env", "policy", "seed", "config") if k not in meta]
+    except Exception as err:  # noqa: BLE001 - zip/CRC/JSON errors all mean "unreadable"
+        raise ValueError(f"checkpoint {path} is unreadable ({type(err).__name__}: {err}); "
+                         f"delete it or train into another --out") from None
+    if missing:
+        raise ValueError(f"checkpoint {path} has no {', '.join(missing)} in its metadata; "
+                         f"delete it or train into another --out")
+    return meta
 
 
 def _atomic_write_bytes(path: Path, write):
@@ -162,14 +163,24 @@ def save_checkpoint(path: Path, state, meta: dict):
 
 
 def load_checkpoint(path: Path, template):
-    """(state, meta) from ``path``; ``template`` gives the pytree structure (a fresh TrainState)."""
-    with np.load(path) as z:
-        meta = json.loads(bytes(z["meta"]).decode())
-        leaves = [z[f"leaf_{i:05d}"] for i in range(len(z.files) - 1)]
+    """(state, meta) from ``path``; ``template`` gives the pytree structure (a fresh TrainState).
+
+    A damaged file or one written for another configuration raises one ``ValueError`` that names
+    the file and what to do."""
     treedef = jax.tree.structure(template)
     ref = jax.tree.leaves(template)
-    if len(ref) != len(leaves):
-        raise ValueError(f"checkpoint {path} does not match the configuration ({len(leaves)} vs {len(ref)} arrays)")
+    try:
+        with np.load(path) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            leaves = [z[f"leaf_{i:05d}"] for i in range(len(z.files) - 1)]
+    except Exception as err:  # noqa: BLE001 - zip/CRC/JSON errors all mean "unreadable"
+        raise ValueError(f"checkpoint {path} is unreadable ({type(err).__name__}: {err}); delete it "
+                         f"or train into another --out") from None
+    shapes_ok = len(ref) == len(leaves) and all(np.shape(x) == np.shape(r) for x, r in zip(leaves, ref))
+    if not shapes_ok:
+        raise ValueError(f"checkpoint {path} was written for a different configuration or environment "
+                         f"({len(leaves)} arrays, expected {len(ref)} of other shapes); delete it or "
+                         f"train into another --out")
     leaves = [jnp.asarray(x, dtype=r.dtype) for x, r in zip(leaves, ref)]
     return jax.tree.unflatten(treedef, leaves), meta
 
@@ -182,12 +193,17 @@ def _write_results(out: Path, results: dict):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(5, 3.2))
-        ax.plot(results["env_steps"], results["eval_return"], marker="o", ms=3)
-        ax.set_xlabel("environment steps")
+        fig, ax = plt.subplots(figsize=(5.5, 3.4))
+        ax.plot(results["env_steps"], results["eval_return"], marker="o", ms=3, label="DDPL evaluation")
+        if results.get("teacher_return") is not None:
+            ax.axhline(results["teacher_return"], color="g", ls="--", lw=1,
+                       label=f"teacher ({results['warm_start']}) with its noise")
+        ax.set_xlabel("environment steps (demonstrations included)")
         ax.set_ylabel("mean episode return")
-        ax.set_title(f"DDPL ({results['policy']}) on {results['env']}")
+        warm = f", warm start {results['warm_start']}" if results.get("warm_start") else ""
+        ax.set_title(f"DDPL ({results['policy']}) on {results['env']}{warm}", fontsize=9)
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(out / "curve.png", dpi=110)
         plt.close(fig)
@@ -197,68 +213,106 @@ def _write_results(out: Path, results: dict):
 
 @functools.lru_cache(maxsize=8)
 def _compiled(cfg: DDPLConfig, env_name: str):
-    """Jitted (chunk, eval) functions, cached per (config, env) so repeated/resumed runs in one
-    process compile once."""
+    """Jitted (chunk, eval, seed) functions, cached per (config, env) so repeated/resumed runs in
+    one process compile once."""
     environment = make_env(env_name)
-    run_chunk = jax.jit(lambda s, n: train_iterations(cfg, environment, s, n), static_argnums=1)
+    run_chunk = jax.jit(lambda s, guide, n: train_iterations(cfg, environment, s, n, guide),
+                        static_argnums=2)
     run_eval = jax.jit(lambda p, k: evaluate_policy(cfg, environment, p, k, cfg.eval_episodes)[0])
-    return run_chunk, run_eval
+    run_seed = jax.jit(lambda s, teacher, k: seed_state(cfg, environment, s, teacher, k))
+    return environment, run_chunk, run_eval, run_seed
 
 
 def _eval_key(seed: int, env_steps: int):
     return jax.random.fold_in(jax.random.PRNGKey(seed + 10_007), env_steps)
 
 
+def _teacher_key(seed: int):
+    return jax.random.PRNGKey(seed + 20_011)
+
+
+def _check_warm_start(env: str, warm_start, guide_steps) -> None:
+    from lqgx.controllers.teacher import ALGORITHMS
+    from lqgx.ddpl.envs import CONTROL
+
+    if warm_start is not None:
+        if warm_start not in ALGORITHMS:
+            raise ValueError(f"warm_start must be one of {ALGORITHMS} or None, got {warm_start!r}")
+        if env not in CONTROL:
+            raise ValueError(f"warm_start: env {env!r} has no lqgx.System to solve; warm starts "
+                             f"need a control environment ({', '.join(CONTROL)})")
+    if guide_steps and warm_start is None:
+        raise ValueError("guide_steps: guidance needs a teacher; pass warm_start as well")
+
+
 def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_start: str | None = None,
           seed: int = 0, out: str | os.PathLike = "results/ddpl", resume: bool = False, preset: str = "cpu",
-          progress: bool = True, max_chunks: int | None = None, **overrides) -> dict:
+          progress: bool = True, max_chunks: int | None = None, guide_steps: int | None = None,
+          teacher_options: dict | None = None, teacher: str | os.PathLike | None = None,
+          **overrides) -> dict:
     """Train DDPL (Algorithm 2) on ``env`` and write results to ``out``.
 
     Args:
       env: environment name (``lqgx.ddpl.envs.NAMES`` / ``toy-game-N``).
       policy: "diffusion" or "gaussian" (DDPL-Gaussian ablation).
-      steps: total environment steps (default: the preset's).
-      warm_start: trajectory-optimization warm start — not implemented in this issue (ValueError).
+      steps: total environment steps, teacher demonstrations included (default: the preset's).
+        With ``resume``, a larger value extends a run.
+      warm_start: None, or "ilqg" / "gps" / "esaps": solve the env's system with that
+        trajectory optimizer (``lqgx.ddpl.teacher``) and seed the learner from it
+        (``lqgx.ddpl.warm_start``); control environments only.
       seed: PRNG seed (same seed ⇒ same run).
-      out: output directory (checkpoint.npz, results.json, curve.png).
+      out: output directory (checkpoint.npz, results.json, curve.png, teacher.npz).
       resume: continue from ``out/checkpoint.npz`` (bit-identical continuation).
       preset: "cpu" (minutes) or "paper" (Table 3, GPU-scale budgets).
       max_chunks: stop after this many evaluation chunks (testing interruption/resume).
+      guide_steps: keep the teacher in the loop for this many env steps (annealed teacher term of
+        Algorithm 2 line 6, see ``lqgx.ddpl.algorithm``); needs ``warm_start``.
+      teacher_options: keywords for ``lqgx.ddpl.teacher`` (solver settings, ``exploration``).
+      teacher: a ``teacher.npz`` of an earlier run (``controllers.teacher.save_teacher``) to reuse
+        instead of solving again (seeds of one study can share one teacher).
       overrides: DDPLConfig fields.
     Returns the results dict (also written to ``out/results.json``).
     """
-    if warm_start is not None:
-        raise ValueError("warm_start: warm starts from trajectory optimization are a separate issue; pass None")
     if policy not in ("diffusion", "gaussian"):
         raise ValueError(f"policy must be 'diffusion' or 'gaussian', got {policy!r}")
     if steps is not None and int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    _check_warm_start(env, warm_start, guide_steps)
     out = Path(out)
     ckpt = out / "checkpoint.npz"
-    environment = make_env(env)
     if resume:
         if not ckpt.exists():
             raise ValueError(f"resume: no checkpoint at {ckpt}")
         meta = _read_meta(ckpt)
         cfg = _config_from_json(meta["config"])
-        if steps is not None and int(steps) != cfg.total_env_steps:
-            raise ValueError(f"steps: the checkpoint was made for {cfg.total_env_steps} steps, got {steps}")
         if meta["env"] != env or meta["policy"] != policy or meta["seed"] != seed:
             raise ValueError(f"resume: checkpoint is for env={meta['env']} policy={meta['policy']} "
                              f"seed={meta['seed']}, got env={env} policy={policy} seed={seed}")
+        if warm_start is not None and warm_start != meta.get("warm_start"):
+            raise ValueError(f"resume: checkpoint was warm-started with {meta.get('warm_start')}, "
+                             f"got warm_start={warm_start}")
+        warm_start = meta.get("warm_start")
+        environment = make_env(env)
         state, meta = load_checkpoint(ckpt, init_state(cfg, environment, jax.random.PRNGKey(seed)))
         results = meta["results"]
+        if steps is not None and int(steps) != cfg.total_env_steps:
+            if int(steps) < int(state.env_steps):
+                raise ValueError(f"steps: the run already has {int(state.env_steps)} env steps, got {steps}")
+            cfg = dataclasses.replace(cfg, total_env_steps=int(steps))  # extend (LR schedule follows)
+            results["config"] = _config_to_json(cfg)
     else:
-        cfg = make_config(env, policy, preset, total_env_steps=steps, **overrides)
+        cfg = make_config(env, policy, preset, warm_start=warm_start is not None, total_env_steps=steps,
+                          guide_steps=guide_steps, **overrides)
+        environment = make_env(env)
         state = init_state(cfg, environment, jax.random.PRNGKey(seed))
         results = {"env": env, "policy": policy, "preset": preset, "seed": seed, "env_steps": [],
-                   "eval_return": [], "wall_s": 0.0, "train_wall_s": 0.0, "config": _config_to_json(cfg)}
+                   "eval_return": [], "wall_s": 0.0, "train_wall_s": 0.0, "warm_start": warm_start,
+                   "teacher_return": None, "pretrain_s": 0.0, "config": _config_to_json(cfg)}
     out.mkdir(parents=True, exist_ok=True)
 
+    environment, run_chunk, run_eval, run_seed = _compiled(cfg, env)
     per_it = cfg.steps_per_iteration
     chunk_its = max(1, cfg.eval_every // per_it)
-    total_its = cfg.total_iterations
-    run_chunk, run_eval = _compiled(cfg, env)
 
     def evaluate_now(st):
         steps_now = int(st.env_steps)
@@ -266,9 +320,28 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
         results["env_steps"].append(steps_now)
         results["eval_return"].append(ret)
 
+    def checkpoint(st):
+        meta = {"env": env, "policy": policy, "seed": seed, "warm_start": warm_start,
+                "config": _config_to_json(cfg), "results": results}
+        save_checkpoint(ckpt, st, meta)
+        _write_results(out, results)
+
     t_start = time.time()
+    guide = None
     if not results["env_steps"]:
         evaluate_now(state)
+        if warm_start is not None:
+            state, guide = _seed(cfg, environment, state, warm_start, seed, out, results,
+                                 teacher_options or {}, teacher, run_seed, progress)
+            evaluate_now(state)
+            checkpoint(state)
+    elif warm_start is not None:
+        guide = _load_guide(out, environment)
+    if cfg.guide_steps <= 0:
+        guide = None  # the chunk does not use it
+    # Algorithm 2 gets the budget the demonstrations left (env steps count all interaction).
+    demo_steps = int(results.get("demo_env_steps", 0))
+    total_its = max(0, (cfg.total_env_steps - demo_steps) // per_it)
 
     bar_ctx = contextlib.nullcontext(None)
     if progress:
@@ -278,29 +351,76 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
                            TextColumn("return {task.fields[ret]:.3g}"), TimeRemainingColumn())
     chunks_done = 0
     with bar_ctx as bar:
-        task = bar.add_task(f"DDPL {policy} {env}", total=total_its * per_it, completed=int(state.env_steps),
-                            ret=results["eval_return"][-1]) if bar else None
+        task = bar.add_task(f"DDPL {policy} {env}", total=demo_steps + total_its * per_it,
+                            completed=int(state.env_steps), ret=results["eval_return"][-1]) if bar else None
         while int(state.iteration) < total_its:
             if max_chunks is not None and chunks_done >= max_chunks:
                 break
             n = min(chunk_its - int(state.iteration) % chunk_its, total_its - int(state.iteration))
             t0 = time.time()
-            state, _ = run_chunk(state, n)
+            state, _ = run_chunk(state, guide, n)
             jax.block_until_ready(state)
             results["train_wall_s"] += time.time() - t0
             evaluate_now(state)
             chunks_done += 1
             results["wall_s"] += time.time() - t_start
             t_start = time.time()
-            results["env_steps_per_s"] = int(state.env_steps) / max(results["train_wall_s"], 1e-9)
-            meta = {"env": env, "policy": policy, "seed": seed, "config": _config_to_json(cfg), "results": results}
-            save_checkpoint(ckpt, state, meta)
-            _write_results(out, results)
+            results["env_steps_per_s"] = (int(state.env_steps) - demo_steps) / max(results["train_wall_s"], 1e-9)
+            checkpoint(state)
             if bar:
                 bar.update(task, completed=int(state.env_steps), ret=results["eval_return"][-1])
     results["wall_s"] += time.time() - t_start
     _write_results(out, results)
     return results
+
+
+def _seed(cfg, environment, state, warm_start, seed, out, results, teacher_options, teacher_file, run_seed,
+          progress):
+    """Solve (or load) the teacher, save it, seed ``state`` (demonstrations, pretraining); fills
+    ``results``."""
+    from lqgx.controllers.teacher import load_teacher, make_teacher, save_teacher
+
+    if cfg.demo_episodes * environment.max_steps > cfg.buffer_size:
+        raise ValueError(f"demo_episodes: {cfg.demo_episodes} episodes of {environment.max_steps} steps do "
+                         f"not fit the replay buffer of {cfg.buffer_size}")
+    if teacher_file is not None:
+        teacher = load_teacher(teacher_file, environment)
+        if teacher.algo != warm_start:
+            raise ValueError(f"teacher: {teacher_file} holds a {teacher.algo} teacher, not {warm_start}")
+    else:
+        if progress:
+            print(f"solving the {warm_start} teacher on {environment.name} (compiles on first use) ...", flush=True)
+        teacher = make_teacher(environment, warm_start, key=_teacher_key(seed), **teacher_options)
+    save_teacher(out / "teacher.npz", teacher)
+    if progress:
+        print(f"teacher: return {teacher.evaluated_return:.4g} with its noise, {teacher.mean_return:.4g} "
+              f"noise-free ({teacher.solve_s:.0f} s)", flush=True)
+    t0 = time.time()
+    state, guide, info, demos = run_seed(state, teacher.policy, jax.random.fold_in(_teacher_key(seed), 1))
+    jax.block_until_ready(state)
+    _atomic_write_bytes(out / "guide_states.npy", lambda f: np.save(f, np.asarray(guide.states)))
+    results.update(teacher=teacher.summary(), teacher_return=teacher.evaluated_return,
+                   teacher_mean_return=teacher.mean_return, teacher_solve_s=teacher.solve_s,
+                   teacher_env_steps=teacher.solver_env_steps, pretrain_s=time.time() - t0,
+                   demo_env_steps=int(demos.returns.shape[0]),
+                   demo_return=float(jnp.mean(demos.episode_returns)),
+                   pretrain_policy_loss=[float(info.policy_loss[0]), float(info.policy_loss[-1])],
+                   pretrain_critic_loss=[float(info.critic_loss[0]), float(info.critic_loss[-1])])
+    return state, guide
+
+
+def _load_guide(out: Path, environment):
+    """The ``Guide`` of a warm-started run directory (teacher.npz, guide_states.npy)."""
+    from lqgx.controllers.teacher import load_teacher
+    from lqgx.ddpl.guide import Guide
+
+    try:
+        teacher = load_teacher(out / "teacher.npz", environment)
+        states = jnp.asarray(np.load(out / "guide_states.npy"), environment.system.x0.dtype)
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f"resume: the warm start's teacher files in {out} are missing or unreadable "
+                         f"({type(err).__name__}: {err}); start a new run") from None
+    return Guide(teacher.policy, states)
 
 
 @dataclasses.dataclass(frozen=True)

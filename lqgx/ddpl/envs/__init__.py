@@ -1,7 +1,12 @@
 """Environments for DDPL behind one multi-agent interface (see ``base``).
 
-``make(name)`` names: ``toy-mdp`` (§3.2.1), ``toy-game-N`` (§3.2.2 with N agents),
-``mpe-simple-reference``, ``smax-3s_vs_5z``, ``smax-6h_vs_8z``.
+``make(name, **options)`` names: ``toy-mdp`` (§3.2.1), ``toy-game-N`` (§3.2.2 with N agents),
+``mpe-simple-reference``, ``smax-3s_vs_5z``, ``smax-6h_vs_8z``, and the cooperative control
+environments over ``lqgx.systems`` (``envs.control``): ``double-pendulum-2`` (thesis §6.1, one
+joint per agent) and ``quad-pendulum-4`` (thesis §6.2), whose options (``dtype``, ``horizon``, ...)
+go to the system's builder; ``isaac-shadow-hand-over`` (Isaac Lab, ``envs.isaac``; options
+``num_envs``, ``device``, ``seed``) runs only on GPU machines with Isaac Lab and elsewhere raises
+``envs.isaac.IsaacLabUnavailableError`` (a ``RuntimeError``) saying what is missing.
 """
 
 from __future__ import annotations
@@ -9,11 +14,24 @@ from __future__ import annotations
 from lqgx.ddpl.envs.base import MultiAgentEnv, actions_to_dict, dict_to_actions, rollout_episode_returns
 from lqgx.ddpl.envs.toy_game import ToyGameEnv
 
-NAMES = ("toy-mdp", "toy-game-2", "mpe-simple-reference", "smax-3s_vs_5z", "smax-6h_vs_8z")
+NAMES = ("toy-mdp", "toy-game-2", "mpe-simple-reference", "smax-3s_vs_5z", "smax-6h_vs_8z",
+         "double-pendulum-2", "quad-pendulum-4", "isaac-shadow-hand-over")
+CONTROL = ("double-pendulum-2", "quad-pendulum-4")
 
 
-def make(name: str):
+def make(name: str, **options):
     """Environment by name (``NAMES``; ``toy-game-N`` for any N ≥ 1)."""
+    if name in CONTROL:
+        from lqgx.ddpl.envs import control
+
+        builder = control.make_double_pendulum if name == "double-pendulum-2" else control.make_quad_pendulum
+        return builder(**options)
+    if name == "isaac-shadow-hand-over":
+        from lqgx.ddpl.envs.isaac import make_shadow_hand_over
+
+        return make_shadow_hand_over(**options)
+    if options:
+        raise ValueError(f"env {name!r} takes no options, got {sorted(options)}")
     if name == "toy-mdp":
         return ToyGameEnv(1, single_agent=True)
     if name.startswith("toy-game-"):
@@ -32,4 +50,4 @@ def make(name: str):
 
 
 __all__ = ["MultiAgentEnv", "ToyGameEnv", "make", "NAMES", "actions_to_dict", "dict_to_actions",
-           "rollout_episode_returns"]
+           "rollout_episode_returns", "CONTROL"]

@@ -2,13 +2,21 @@
 
 An environment is an object with
 
-    name: str; num_agents: n; state_dim: S (global state for critics and policies, Alg. 2);
+    name: str; num_agents: n; state_dim: S (global state, the critics' input, Alg. 2);
+    obs_dim: O (per-agent observation, the policies' input);
     action_dim: d (per agent, homogeneous); action_low[d], action_high[d] (box A_i);
     max_steps: episode cap; eval_discount: discount used for the reported episode return
     (1.0 = the usual undiscounted return; the §3 toys report the discounted J with γ = 0.1)
 
     reset(key) -> (state[S], env_state)
     step(key, env_state, actions[n, d]) -> (state'[S], env_state', reward[], done[])
+    observe(state[S]) -> obs[n, O]
+
+Agent i's policy conditions on ``observe(s)[i]``. Every environment here is fully observed and
+uses ``global_observation``: the global state plus a one-hot agent id (O = S + n), so that
+parameter-shared policies could tell agents apart; with DDPL's separate per-agent networks the id
+is a constant input. Control environments (``envs.control``) carry the time feature t/T inside
+the global state.
 
 ``step`` auto-resets: when ``done`` the returned state is the first state of a new episode
 (TD targets multiply the bootstrap by 1 − done, so the terminal observation is not needed).
@@ -31,6 +39,7 @@ class MultiAgentEnv(Protocol):
     name: str
     num_agents: int
     state_dim: int
+    obs_dim: int
     action_dim: int
     action_low: Any
     action_high: Any
@@ -40,6 +49,14 @@ class MultiAgentEnv(Protocol):
     def reset(self, key): ...
 
     def step(self, key, env_state, actions): ...
+
+    def observe(self, state): ...
+
+
+def global_observation(state, num_agents: int):
+    """obs[n, S + n] = [state, one_hot(i)] for every agent i."""
+    ids = jnp.eye(num_agents, dtype=state.dtype)
+    return jnp.concatenate([jnp.broadcast_to(state, (num_agents, state.shape[-1])), ids], axis=-1)
 
 
 def actions_to_dict(agents, actions):

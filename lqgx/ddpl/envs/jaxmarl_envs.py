@@ -21,6 +21,8 @@ import io
 import jax
 import jax.numpy as jnp
 
+from lqgx.ddpl.envs.base import global_observation
+
 
 def _import_jaxmarl():
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -51,6 +53,10 @@ class JaxMARLEnv:
         self._clip_eps = clip_eps
         obs, _ = env.reset(jax.random.PRNGKey(0))
         self.state_dim = int(self._state(obs).shape[0])
+        self.obs_dim = self.state_dim + self.num_agents
+
+    def observe(self, state):
+        return global_observation(state, self.num_agents)
 
     def _state(self, obs):
         if self._global == "world_state":

@@ -15,6 +15,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from lqgx.ddpl.envs.base import global_observation
 from lqgx.ddpl.toy import PAPER, ToyConstants, next_value_terms, p_start, r_start
 
 
@@ -36,11 +37,15 @@ class ToyGameEnv:
         return "toy-mdp" if self.single_agent else f"toy-game-{self.num_agents}"
 
     state_dim = property(lambda self: self.num_agents)
+    obs_dim = property(lambda self: 2 * self.num_agents)
     action_dim = 1
     max_steps = 2
     action_low = property(lambda self: (-self.bound,))
     action_high = property(lambda self: (self.bound,))
     eval_discount = property(lambda self: self.constants.gamma)
+
+    def observe(self, state):
+        return global_observation(state, self.num_agents)
 
     def reset(self, key):
         del key
