@@ -5,8 +5,10 @@
     python benchmarks/ddpl_warm_start.py --envs double-pendulum-2 --summarize   # tables + figures
 
 A run spec is ``cold`` (Algorithm 2 from scratch), ``ALGO`` (seeded from the ALGO teacher:
-demonstrations, pretrained policies and critics; ``lqgx.ddpl.warm_start``) or ``ALGO+guide``
-(seeded and guided for the whole budget, the annealed teacher term of Algorithm 2 line 6). Each
+demonstrations, pretrained policies and critics; ``lqgx.ddpl.warm_start``), ``ALGO+guide``
+(seeded and guided for the whole budget, the teacher term of Algorithm 2 line 6 annealed to zero
+at the budget's end) or ``ALGO+guideKx`` (annealed over K budgets: with K = 2 the weight ends at
+half its start). Each
 teacher (``lqgx.ddpl.teacher``) is solved once per environment and shared by all seeds
 (``OUT/teachers/ENV-ALGO.npz``); each run writes ``OUT/runs/ENV-POLICY-SPEC-sSEED/results.json``
 and is skipped when that file is complete, so the benchmark can be split over processes (one per
@@ -38,13 +40,18 @@ FRACTION = 0.8
 
 
 def parse_spec(spec: str):
-    """'cold' -> (None, False); 'ilqg' -> ('ilqg', False); 'gps+guide' -> ('gps', True)."""
+    """'cold' -> (None, 0); 'ilqg' -> ('ilqg', 0); 'gps+guide' -> ('gps', 1);
+    'ilqg+guide2x' -> ('ilqg', 2): the guide is annealed over that many budgets."""
     if spec == "cold":
-        return None, False
+        return None, 0
     algo, _, rest = spec.partition("+")
-    if rest not in ("", "guide"):
-        raise SystemExit(f"unknown run spec {spec!r}: cold, ALGO or ALGO+guide")
-    return algo, rest == "guide"
+    if rest == "":
+        return algo, 0
+    if rest == "guide":
+        return algo, 1
+    if rest.startswith("guide") and rest.endswith("x") and rest[5:-1].isdigit() and int(rest[5:-1]) > 0:
+        return algo, int(rest[5:-1])
+    raise SystemExit(f"unknown run spec {spec!r}: cold, ALGO, ALGO+guide or ALGO+guideKx")
 
 
 def solve_teacher(env_name: str, algo: str, out: pathlib.Path) -> pathlib.Path:
@@ -85,7 +92,7 @@ def run(args) -> None:
     out = pathlib.Path(args.out)
     for env_name in args.envs:
         for spec in args.runs:
-            algo, guided = parse_spec(spec)
+            algo, guide_budgets = parse_spec(spec)
             teacher = solve_teacher(env_name, algo, out) if algo else None
             for policy in args.policies:
                 for seed in args.seeds:
@@ -98,8 +105,8 @@ def run(args) -> None:
                     kw = {}
                     if not resume:
                         kw = dict(warm_start=algo, teacher=teacher, steps=args.steps)
-                        if guided:
-                            kw["guide_steps"] = args.steps or _preset_steps(env_name)
+                        if algo:
+                            kw["guide_steps"] = guide_budgets * (args.steps or _preset_steps(env_name))
                     res = train(env_name, policy, seed=seed, out=directory, resume=resume,
                                 progress=args.progress, **kw)
                     print(f"[{env_name}] {policy} {spec} seed {seed}: final {res['eval_return'][-1]:.4g}, "
@@ -167,36 +174,67 @@ def summarize(args) -> None:
             print(f"[{env_name}] {policy:9s} {spec:11s} seeds {row['seeds']}: steps to {thr:.4g}: {hits}; "
                   f"to {strict:.4g}: {strict_hits}; final {row['final_return_mean']:.4g} ± {row['final_return_std']:.3g}")
         (out / f"{env_name}.json").write_text(json.dumps(table, indent=1))
+        (out / f"{env_name}.md").write_text(markdown(table))
         plot(table, out / f"{env_name}.png")
-        print(f"wrote {out / f'{env_name}.json'} and {out / f'{env_name}.png'}")
+        print(f"wrote {out / f'{env_name}.json'}, .md and .png")
+
+
+def markdown(table) -> str:
+    """The summary as a markdown table (one row per policy class and run spec)."""
+    def steps(hits):
+        return ", ".join("—" if h is None else f"{h / 1000:g}k" for h in hits)
+
+    lines = [f"{table['env']}: R_0 (untrained) "
+             + ", ".join(f"{p} {r:.4g}" for p, r in table["initial_return"].items())
+             + "; teachers " + ", ".join(f"{a} {t['evaluated_return']:.4g}"
+                                         for a, t in table["teachers"].items()), "",
+             "| policy | run | threshold | steps to it (per seed) | steps to 2·R_T | final return "
+             "(mean ± std) | best return (per seed) | pretrain s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in table["rows"]:
+        best = ", ".join(f"{b:.4g}" for b in row["best_returns"])
+        pre = np.mean(row["pretrain_s"]) if any(row["pretrain_s"]) else 0.0
+        lines.append(f"| {row['policy']} | {row['spec']} | {row['threshold']:.4g} | "
+                     f"{steps(row['steps_to_threshold'])} | {steps(row['steps_to_strict_threshold'])} | "
+                     f"{row['final_return_mean']:.4g} ± {row['final_return_std']:.3g} | {best} | "
+                     f"{pre:.0f} |")
+    return "\n".join(lines) + "\n"
 
 
 def plot(table, path) -> None:
+    """One panel per policy class: the median episode cost over seeds, shaded min..max."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for row in table["rows"]:
-        grid = np.unique(np.concatenate([c["env_steps"] for c in row["curves"]]))
-        values = np.array([np.interp(grid, c["env_steps"], c["eval_return"]) for c in row["curves"]])
-        cost = -values  # plotted as cost on a log axis: returns span 1e4 .. 1e1
-        mean, std = cost.mean(0), cost.std(0)
-        line, = ax.plot(grid, mean, label=f"{row['policy']} {row['spec']} (n={len(row['curves'])})")
-        ax.fill_between(grid, np.maximum(mean - std, 1e-1), mean + std, color=line.get_color(), alpha=0.15)
-    for name, teacher in table["teachers"].items():
-        ax.axhline(-teacher["evaluated_return"], ls=":", lw=1, color="k")
-        ax.text(0, -teacher["evaluated_return"], f" {name} teacher", fontsize=7, va="bottom")
-    thr = next((r["threshold"] for r in table["rows"] if r["threshold"] is not None), None)
-    if thr is not None:
-        ax.axhline(-thr, ls="--", lw=0.8, color="gray", label=f"threshold ({int(FRACTION * 100)} % of the gap)")
-    ax.set_yscale("log")
-    ax.set_xlabel("environment steps (teacher demonstrations included)")
-    ax.set_ylabel("episode cost = −return (log)")
-    ax.set_title(f"DDPL on {table['env']}: warm vs cold (mean ± std over seeds)", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="upper right")
+    policies = sorted({row["policy"] for row in table["rows"]})
+    fig, axes = plt.subplots(1, len(policies), figsize=(5.5 * len(policies), 4.2), squeeze=False,
+                             sharey=True)
+    for ax, policy in zip(axes[0], policies):
+        rows = [row for row in table["rows"] if row["policy"] == policy]
+        for row in rows:
+            grid = np.unique(np.concatenate([c["env_steps"] for c in row["curves"]]))
+            values = np.array([np.interp(grid, c["env_steps"], c["eval_return"]) for c in row["curves"]])
+            cost = -values  # plotted as cost on a log axis: returns span 1e5 .. 1e1
+            line, = ax.plot(grid, np.median(cost, 0), label=f"{row['spec']} (n={len(row['curves'])})")
+            ax.fill_between(grid, cost.min(0), cost.max(0), color=line.get_color(), alpha=0.15)
+        for i, (name, teacher) in enumerate(sorted(table["teachers"].items(),
+                                                  key=lambda kv: -kv[1]["evaluated_return"])):
+            ax.axhline(-teacher["evaluated_return"], ls=":", lw=1, color="k")
+            ax.text(grid[-1], -teacher["evaluated_return"], f"{name} teacher ", fontsize=7,
+                    va="top" if i == 0 else "bottom", ha="right")  # the lowest cost labelled below
+        thr = rows[0]["threshold"]
+        if thr is not None:
+            ax.axhline(-thr, ls="--", lw=0.8, color="gray",
+                       label=f"threshold ({int(FRACTION * 100)} % of the gap)")
+        ax.set_yscale("log")
+        ax.set_xlabel("environment steps (teacher demonstrations included)")
+        ax.set_title(f"DDPL-{policy}", fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="upper right")
+    axes[0][0].set_ylabel("episode cost = −return (log)")
+    fig.suptitle(f"{table['env']}: warm vs cold (median over seeds, shaded min..max)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -158,7 +158,7 @@ def _plot(result):
                 label=f"{name} (to threshold: {r['samples_to_threshold']})")
     ax.axhline(result["threshold"], color="k", ls="--", lw=0.8, label="threshold")
     ax.axhline(result["teacher_cost_noisy"], color="g", ls=":", lw=1,
-               label="iLQG teacher at the DSO action noise")
+               label=f"{result['teacher']} teacher at the DSO action noise")
     ax.set_xlabel("rollouts")
     ax.set_ylabel("task cost J (clone term excluded)")
     ax.set_title(f"DSO seeded from {result['teacher']} (L_clone) vs unseeded")

@@ -345,6 +345,81 @@ def compare(system: str,
     typer.echo(f"wrote {out / 'compare.json'} and {out / 'compare.png'}")
 
 
+MPC_SOLVERS = ("ilqg", "ddp") + POLICY_SEARCH
+
+
+@app.command()
+def mpc(system: str,
+        solver: str = typer.Option("ilqg", help="planner: " + ", ".join(MPC_SOLVERS)),
+        steps: Optional[int] = typer.Option(None, min=1, help="closed-loop steps (default T)"),
+        horizon: Optional[int] = typer.Option(None, min=1,
+                                              help="planning steps H (default T / 2)"),
+        iterations: int = typer.Option(3, min=1, help="solver iterations per replan"),
+        replan_every: int = typer.Option(1, min=1, help="replan every this many steps"),
+        disturbance: float = typer.Option(0.0, help="push: velocity added to every joint "
+                                                    "(rad/s or m/s) at --push-step"),
+        push_step: Optional[int] = typer.Option(None, min=0,
+                                                help="step of the push (default steps / 3)"),
+        eps: Optional[float] = typer.Option(None, help="step bound of a policy-search planner"),
+        seed: int = typer.Option(0),
+        out: pathlib.Path = typer.Option(pathlib.Path("results/mpc"))):
+    """Receding-horizon control of SYSTEM with a push: MPC vs the open-loop plan vs its TVLG
+    feedback; writes result.json, curves.png, filmstrip.png (and .mp4)."""
+    import numpy as np
+
+    if solver not in MPC_SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; available: {', '.join(MPC_SOLVERS)}")
+    if eps is not None and solver not in POLICY_SEARCH:
+        raise ValueError(f"--eps: {solver} has no step bound (only {', '.join(POLICY_SEARCH)})")
+    lqgx = _quiet_import_jax()
+    import jax
+
+    from lqgx.controllers import MPC, push
+    from lqgx.controllers.mpc import compare_controllers
+
+    plant = lqgx.systems.make(system)
+    steps = plant.horizon if steps is None else steps
+    horizon = max(plant.horizon // 2, 1) if horizon is None else horizon
+    at = steps // 3 if push_step is None else push_step
+    if not at < steps:
+        raise ValueError(f"--push-step must be < steps = {steps}, got {at}")
+    options = {}
+    if solver in POLICY_SEARCH:
+        options["eps"] = _bound(eps, "--eps") if eps is not None else EPS_DEFAULTS[solver]
+        if solver == "esaps":
+            options["delta"] = _default_delta(lqgx, plant)
+    controller = MPC(plant, solver, horizon=horizon, iterations=iterations,
+                     replan_every=replan_every, **options)
+    out.mkdir(parents=True, exist_ok=True)
+    typer.echo(f"{controller}: planning the reference and compiling the closed loop ...")
+    start = time.perf_counter()
+    runs = compare_controllers(controller, jax.random.PRNGKey(seed), steps,
+                               push(plant, steps, at, disturbance))
+    wall = time.perf_counter() - start
+    loop = runs["closed_loop"]
+    report = {"system": system, "solver": solver, "steps": steps, "horizon": horizon,
+              "iterations": iterations, "replan_every": replan_every,
+              "disturbance": disturbance, "push_step": at,
+              "closed_loop_cost": float(loop.cost), "open_loop_cost": float(runs["open_loop"].cost),
+              "tvlg_cost": float(runs["tvlg"].cost), "plan_cost": runs["plan_cost"],
+              "control_hz": runs["control_hz"], "compile_s": runs["compile_s"],
+              "final_state": np.asarray(loop.states[-1]).tolist(), "wall_s": wall}
+    (out / "result.json").write_text(json.dumps(report, indent=2))
+    from lqgx.plots import plot_closed_loop
+
+    dt = getattr(getattr(plant.dynamics, "mj_model", None), "opt", None)
+    plot_closed_loop({"MPC": loop, "open-loop plan": runs["open_loop"],
+                      "TVLG feedback": runs["tvlg"]}, out / "curves.png",
+                     dt=None if dt is None else float(dt.timestep), push_step=at,
+                     title=f"{system}: push of {disturbance:g} at step {at}")
+    lqgx.render(plant, np.asarray(loop.states), out / "filmstrip.png")
+    typer.echo(f"{'controller':16s} {'cost':>12s}\n{'MPC':16s} {report['closed_loop_cost']:12.5g}\n"
+               f"{'open-loop plan':16s} {report['open_loop_cost']:12.5g}\n"
+               f"{'TVLG feedback':16s} {report['tvlg_cost']:12.5g}\n"
+               f"MPC at {report['control_hz']:.1f} Hz (compile {report['compile_s']:.0f} s, "
+               f"total {wall:.0f} s) -> {out}")
+
+
 @ddpl_app.command("train")
 def ddpl_train(env: str,
                policy: str = typer.Option("diffusion", help="diffusion or gaussian"),
@@ -353,7 +428,8 @@ def ddpl_train(env: str,
                    None, help="ilqg, gps or esaps: seed DDPL from that trajectory optimizer "
                               "(double-pendulum-2, quad-pendulum-4)"),
                guide_steps: Optional[int] = typer.Option(
-                   None, min=0, help="keep the teacher in the loop for N env steps (annealed)"),
+                   None, min=0, help="keep the teacher in the loop for N env steps (annealed); default "
+                                "with --warm-start: 2 x --steps; 0 = seed only"),
                teacher: Optional[pathlib.Path] = typer.Option(
                    None, help="reuse the teacher.npz of an earlier warm-started run"),
                seed: int = typer.Option(0),

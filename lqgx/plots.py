@@ -56,3 +56,51 @@ def plot_curves(results: dict, path, title: str = "") -> pathlib.Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_closed_loop(runs: dict, path, *, dt: float | None = None, push_step: int | None = None,
+                     title: str = "") -> pathlib.Path:
+    """Closed loops side by side: the cumulative cost (log) and the actions over time.
+
+    Args:
+        runs: label -> ``lqgx.controllers.ClosedLoop``.
+        path: PNG file to write.
+        dt: seconds per step (the x axis is in seconds when given, in steps otherwise).
+        push_step: draw a vertical line where the disturbance hits.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, (ax_cost, ax_u) = plt.subplots(1, 2, figsize=(11, 4))
+    scale, unit = (dt, "time (s)") if dt else (1.0, "step")
+    for label, run in runs.items():
+        costs = np.asarray(run.costs, dtype=float)
+        steps = np.arange(len(costs)) * scale
+        # the running cost accumulated up to each step, then J (the final cost added) at the end
+        cumulative = np.append(np.cumsum(costs), float(run.cost))
+        line, = ax_cost.plot(np.append(steps, len(costs) * scale), cumulative,
+                             label=f"{label} (J = {float(run.cost):.4g})")
+        actions = np.asarray(run.actions, dtype=float)
+        for i in range(actions.shape[1]):
+            ax_u.plot(steps, actions[:, i], color=line.get_color(), ls=("-", "--", ":", "-.")[i % 4],
+                      lw=1, label=label if i == 0 else None)
+    for ax in (ax_cost, ax_u):
+        if push_step is not None:
+            ax.axvline(push_step * scale, color="k", lw=0.8, ls=":", label="push")
+        ax.set_xlabel(unit)
+        ax.grid(alpha=0.3)
+    ax_cost.set_yscale("log")
+    ax_cost.set_ylabel("cumulative cost (last point: + final cost = J)")
+    ax_u.set_ylabel("actions (line style = action index)")
+    ax_cost.legend(fontsize=8)
+    ax_u.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -135,3 +135,13 @@ def test_python_m_lists_systems():
     proc = _python_m("systems")
     assert proc.returncode == 0, proc.stderr
     assert {"pendulum", "cartpole", "double_pendulum"} <= set(proc.stdout.split())
+
+
+def test_mpc_user_mistakes(run, tmp_path):
+    assert_user_error(run("mpc", "pendulum", "--solver", "lqr"), "'lqr'", "ilqg")
+    assert_user_error(run("mpc", "pendulum", "--eps", "0.1"), "--eps", "ilqg")
+    assert_user_error(run("mpc", "pendulm"), "'pendulm'")
+    assert_user_error(run("mpc", "pendulum", "--steps", "10", "--push-step", "10"), "--push-step")
+    assert_user_error(run("mpc", "pendulum", "--replan-every", "80", "--horizon", "20"),
+                      "replan_every=80")
+    assert not (tmp_path / "results").exists()

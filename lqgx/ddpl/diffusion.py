@@ -150,18 +150,22 @@ class DiffusionPolicy:
         """Deterministic-ish evaluation action: the same sampler (diffusion has no closed mode)."""
         return self.sample(params, key, state)
 
+    def _draw_steps(self, key):
+        """(idx[k], scale, key): the τ − 1 indices of the loss's sum over τ — all H
+        (``tau_samples=None``, scale 1) or ``tau_samples`` uniform draws (scale H/k, unbiased) —
+        and the key left for the noise."""
+        if self.tau_samples is None:
+            return jnp.arange(self.steps), 1.0, key
+        k_t, key = jax.random.split(key)
+        idx = jax.random.randint(k_t, (self.tau_samples,), 0, self.steps)
+        return idx, self.steps / self.tau_samples, key
+
     def denoising_loss(self, params, key, state, action):
         """l_s^θ(a) of (*) for one state[S] and action[d] → scalar."""
         dtype = jnp.result_type(jnp.asarray(action).dtype, jnp.float32)
         sch = self._sched(dtype)
         H = self.steps
-        if self.tau_samples is None:
-            idx = jnp.arange(H)
-            scale = 1.0
-        else:
-            k_t, key = jax.random.split(key)
-            idx = jax.random.randint(k_t, (self.tau_samples,), 0, H)
-            scale = H / self.tau_samples
+        idx, scale, key = self._draw_steps(key)
         eps = jax.random.normal(key, (idx.shape[0], self.action_dim), dtype)
         ab = sch.alpha_bars[idx][:, None]
         a_t = jnp.sqrt(ab) * action + jnp.sqrt(1.0 - ab) * eps
@@ -182,13 +186,7 @@ class DiffusionPolicy:
         dtype = jnp.result_type(jnp.asarray(mean).dtype, jnp.float32)
         sch = self._sched(dtype)
         H, d = self.steps, self.action_dim
-        if self.tau_samples is None:
-            idx = jnp.arange(H)
-            scale = 1.0
-        else:
-            k_t, key = jax.random.split(key)
-            idx = jax.random.randint(k_t, (self.tau_samples,), 0, H)
-            scale = H / self.tau_samples
+        idx, scale, key = self._draw_steps(key)
         ab = sch.alpha_bars[idx][:, None, None]
         V = ab * cov + (1.0 - ab) * jnp.eye(d, dtype=dtype)                  # [k, d, d]
         chol = cholesky(V)

@@ -21,7 +21,8 @@ Presets are documented where they are defined (``PRESETS``); the measurements be
 Warm start (``warm_start="ilqg"|"gps"|"esaps"``, control environments): a teacher is solved
 (``lqgx.ddpl.teacher``) or loaded (``teacher=``), saved to ``teacher.npz``; its demonstrations go
 into the replay buffer and the policies and critics are pretrained (``lqgx.ddpl.warm_start``);
-with ``guide_steps`` it stays in the loop (``lqgx.ddpl.algorithm``). Environment steps count the
+it stays in the loop for ``guide_steps`` env steps (``lqgx.ddpl.algorithm``; by default
+``GUIDE_BUDGETS`` run budgets, 0 = seed only). Environment steps count the
 demonstrations, and the run's budget includes them.
 """
 
@@ -72,6 +73,10 @@ _CONTROL_PAPER = dict(gamma=0.99, reward_scale=0.01, eta=0.01, reverse_variance=
 # Applied on top of a preset when a run is warm-started: the critics first learn the seeded
 # policies' own values on their own rollouts (policies frozen), then Algorithm 2 starts.
 WARM_START = dict(critic_warmup_steps=4_000)
+# Without an explicit guide_steps a warm start is guided over this many run budgets, so the
+# teacher's weight ends at half its start: with guidance annealed to zero within the run, or none,
+# Algorithm 2 erodes the seeded swing-up (docs/ddpl-warm-start.md, sections 3 and 5).
+GUIDE_BUDGETS = 2
 
 PRESETS = {
     "double-pendulum-2": {
@@ -116,6 +121,17 @@ def make_config(env: str, policy: str = "diffusion", preset: str = "cpu", warm_s
         kw.update(WARM_START)
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return DDPLConfig(**kw)
+
+
+def run_config(env: str, policy: str, preset: str, warm_start: str | None, steps: int | None,
+               guide_steps: int | None, **overrides) -> DDPLConfig:
+    """The config of a new ``train`` run: ``make_config`` plus the default guidance of a warm
+    start (``GUIDE_BUDGETS`` × the run's steps when ``guide_steps`` is None)."""
+    cfg = make_config(env, policy, preset, warm_start=warm_start is not None, total_env_steps=steps,
+                      guide_steps=guide_steps, **overrides)
+    if warm_start is not None and guide_steps is None:
+        cfg = dataclasses.replace(cfg, guide_steps=GUIDE_BUDGETS * cfg.total_env_steps)
+    return cfg
 
 
 def _config_to_json(cfg: DDPLConfig) -> dict:
@@ -266,7 +282,9 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
       preset: "cpu" (minutes) or "paper" (Table 3, GPU-scale budgets).
       max_chunks: stop after this many evaluation chunks (testing interruption/resume).
       guide_steps: keep the teacher in the loop for this many env steps (annealed teacher term of
-        Algorithm 2 line 6, see ``lqgx.ddpl.algorithm``); needs ``warm_start``.
+        Algorithm 2 line 6, see ``lqgx.ddpl.algorithm``); needs ``warm_start``. Default with a
+        warm start: ``GUIDE_BUDGETS`` × the run's steps (the weight ends at half its start);
+        0 seeds only.
       teacher_options: keywords for ``lqgx.ddpl.teacher`` (solver settings, ``exploration``).
       teacher: a ``teacher.npz`` of an earlier run (``controllers.teacher.save_teacher``) to reuse
         instead of solving again (seeds of one study can share one teacher).
@@ -301,8 +319,7 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
             cfg = dataclasses.replace(cfg, total_env_steps=int(steps))  # extend (LR schedule follows)
             results["config"] = _config_to_json(cfg)
     else:
-        cfg = make_config(env, policy, preset, warm_start=warm_start is not None, total_env_steps=steps,
-                          guide_steps=guide_steps, **overrides)
+        cfg = run_config(env, policy, preset, warm_start, steps, guide_steps, **overrides)
         environment = make_env(env)
         state = init_state(cfg, environment, jax.random.PRNGKey(seed))
         results = {"env": env, "policy": policy, "preset": preset, "seed": seed, "env_steps": [],

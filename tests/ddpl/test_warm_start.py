@@ -132,6 +132,16 @@ def test_teacher_targets_ask_at_perturbed_demonstration_states_only():
         assert np.isfinite(float(teacher_fit_loss(pol, params, jax.random.PRNGKey(3), one, target)))
 
 
+def test_a_warm_start_is_guided_over_two_budgets_by_default():
+    from lqgx.ddpl.train import GUIDE_BUDGETS, run_config
+
+    cfg = run_config("double-pendulum-2", "diffusion", "cpu", "ilqg", 5000, None)
+    assert GUIDE_BUDGETS == 2 and cfg.guide_steps == 10_000 and cfg.critic_warmup_steps > 0
+    assert run_config("double-pendulum-2", "diffusion", "cpu", "ilqg", 5000, 0).guide_steps == 0
+    assert run_config("double-pendulum-2", "diffusion", "cpu", None, 5000, None).guide_steps == 0
+    assert float(guide_weight(cfg, 5000)) == cfg.guide_weight / 2
+
+
 def test_guide_weight_anneals_linearly_to_zero():
     cfg = DDPLConfig(guide_steps=1000, guide_weight=4.0)
     np.testing.assert_allclose([float(guide_weight(cfg, s)) for s in (0, 250, 1000, 5000)], [4.0, 3.0, 0.0, 0.0])
