@@ -365,8 +365,6 @@ def mpc(system: str,
         out: pathlib.Path = typer.Option(pathlib.Path("results/mpc"))):
     """Receding-horizon control of SYSTEM with a push: MPC vs the open-loop plan vs its TVLG
     feedback; writes result.json, curves.png, filmstrip.png (and .mp4)."""
-    import numpy as np
-
     if solver not in MPC_SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; available: {', '.join(MPC_SOLVERS)}")
     if eps is not None and solver not in POLICY_SEARCH:
@@ -375,7 +373,7 @@ def mpc(system: str,
     import jax
 
     from lqgx.controllers import MPC, push
-    from lqgx.controllers.mpc import compare_controllers
+    from lqgx.controllers.mpc import compare_controllers, write_report
 
     plant = lqgx.systems.make(system)
     steps = plant.horizon if steps is None else steps
@@ -390,29 +388,13 @@ def mpc(system: str,
             options["delta"] = _default_delta(lqgx, plant)
     controller = MPC(plant, solver, horizon=horizon, iterations=iterations,
                      replan_every=replan_every, **options)
-    out.mkdir(parents=True, exist_ok=True)
     typer.echo(f"{controller}: planning the reference and compiling the closed loop ...")
     start = time.perf_counter()
     runs = compare_controllers(controller, jax.random.PRNGKey(seed), steps,
                                push(plant, steps, at, disturbance))
     wall = time.perf_counter() - start
-    loop = runs["closed_loop"]
-    report = {"system": system, "solver": solver, "steps": steps, "horizon": horizon,
-              "iterations": iterations, "replan_every": replan_every,
-              "disturbance": disturbance, "push_step": at,
-              "closed_loop_cost": float(loop.cost), "open_loop_cost": float(runs["open_loop"].cost),
-              "tvlg_cost": float(runs["tvlg"].cost), "plan_cost": runs["plan_cost"],
-              "control_hz": runs["control_hz"], "compile_s": runs["compile_s"],
-              "final_state": np.asarray(loop.states[-1]).tolist(), "wall_s": wall}
-    (out / "result.json").write_text(json.dumps(report, indent=2))
-    from lqgx.plots import plot_closed_loop
-
-    dt = getattr(getattr(plant.dynamics, "mj_model", None), "opt", None)
-    plot_closed_loop({"MPC": loop, "open-loop plan": runs["open_loop"],
-                      "TVLG feedback": runs["tvlg"]}, out / "curves.png",
-                     dt=None if dt is None else float(dt.timestep), push_step=at,
-                     title=f"{system}: push of {disturbance:g} at step {at}")
-    lqgx.render(plant, np.asarray(loop.states), out / "filmstrip.png")
+    report = write_report(system, controller, runs, out, disturbance=disturbance, push_step=at,
+                          wall_s=wall)
     typer.echo(f"{'controller':16s} {'cost':>12s}\n{'MPC':16s} {report['closed_loop_cost']:12.5g}\n"
                f"{'open-loop plan':16s} {report['open_loop_cost']:12.5g}\n"
                f"{'TVLG feedback':16s} {report['tvlg_cost']:12.5g}\n"

@@ -19,6 +19,10 @@ solve with ``init_iterations``.
 from __future__ import annotations
 
 import functools
+import json
+import pathlib
+import time
+
 import jax
 import jax.numpy as jnp
 
@@ -228,14 +232,6 @@ def _run_policy(system, policy: LinearGaussianPolicy, key, disturbance):
                      key, disturbance)
 
 
-@jax.jit
-def _run_actions(system, actions, key, disturbance):
-    last = actions.shape[0] - 1
-    return _simulate(system, lambda x0, key: (),
-                     lambda memory, x, t: (actions[jnp.minimum(t, last)], memory),
-                     key, disturbance)
-
-
 def closed_loop(system: System, controller, key, steps: int | None = None,
                 disturbance=None) -> ClosedLoop:
     """Simulate ``controller`` on ``system`` for ``steps`` (default T) steps, one jitted scan.
@@ -269,7 +265,11 @@ def closed_loop(system: System, controller, key, steps: int | None = None,
     if actions.ndim != 2 or actions.shape[1] != system.action_dim:
         raise ValueError(f"controller must be an MPC, a LinearGaussianPolicy or open-loop actions "
                          f"[S, {system.action_dim}], got shape {actions.shape}")
-    return _run_actions(system, actions, key, disturbance)
+    # an open-loop plan is the TVLG without feedback: u_t = k_t
+    S, m, n = actions.shape[0], system.action_dim, system.state_dim
+    open_loop = LinearGaussianPolicy(K=jnp.zeros((S, m, n), actions.dtype), k=actions,
+                                     cov=jnp.broadcast_to(jnp.eye(m, dtype=actions.dtype), (S, m, m)))
+    return _run_policy(system, open_loop, key, disturbance)
 
 
 def push(system: System, steps: int, at: int, velocity) -> jax.Array:
@@ -295,8 +295,6 @@ def compare_controllers(mpc: MPC, key, steps: int | None = None, disturbance=Non
     "plan_cost", "compile_s", "run_s", "control_hz"}``: ``compile_s`` is the MPC loop's first
     call minus its second, ``run_s`` the second (so ``control_hz = steps / run_s``, replans
     included)."""
-    import time
-
     system = mpc.system
     steps = system.horizon if steps is None else steps
     plan = mpc.solve(system, None, plan_iterations, key)   # the whole task from its x0
@@ -312,3 +310,37 @@ def compare_controllers(mpc: MPC, key, steps: int | None = None, disturbance=Non
     out["compile_s"] = max(first - out["run_s"], 0.0)
     out["control_hz"] = steps / out["run_s"]
     return out
+
+
+def write_report(name: str, mpc: MPC, runs: dict, out, *, disturbance: float,
+                 push_step: int, wall_s: float | None = None) -> dict:
+    """Write ``compare_controllers``' ``runs`` to ``out``: ``result.json`` (the keys of
+    ``lqgx mpc``), ``curves.png`` and the MPC loop's ``filmstrip.png`` (+ ``.mp4``, MJX systems
+    only). Returns the JSON's dict."""
+    import numpy as np
+
+    from lqgx.plots import plot_closed_loop
+    from lqgx.systems.render import render
+
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    loop = runs["closed_loop"]
+    report = {"system": name, "solver": mpc.solver, "steps": int(loop.actions.shape[0]),
+              "horizon": mpc.horizon, "iterations": mpc.iterations,
+              "replan_every": mpc.replan_every, "disturbance": disturbance,
+              "push_step": push_step, "closed_loop_cost": float(loop.cost),
+              "open_loop_cost": float(runs["open_loop"].cost),
+              "tvlg_cost": float(runs["tvlg"].cost), "plan_cost": runs["plan_cost"],
+              "control_hz": runs["control_hz"], "compile_s": runs["compile_s"],
+              "final_state": np.asarray(loop.states[-1]).tolist()}
+    if wall_s is not None:
+        report["wall_s"] = wall_s
+    (out / "result.json").write_text(json.dumps(report, indent=2))
+    model = getattr(mpc.system.dynamics, "mj_model", None)
+    plot_closed_loop({"MPC": loop, "open-loop plan": runs["open_loop"],
+                      "TVLG feedback": runs["tvlg"]}, out / "curves.png",
+                     dt=None if model is None else float(model.opt.timestep), push_step=push_step,
+                     title=f"{name}: push of {disturbance:g} at step {push_step}")
+    if model is not None:
+        render(mpc.system, np.asarray(loop.states), out / "filmstrip.png")
+    return report
