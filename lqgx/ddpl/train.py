@@ -78,7 +78,20 @@ WARM_START = dict(critic_warmup_steps=4_000)
 # Algorithm 2 erodes the seeded swing-up (docs/ddpl-warm-start.md, sections 3 and 5).
 GUIDE_BUDGETS = 2
 
+# Multi-agent MuJoCo (envs.mamujoco). "paper": Table 3 with the 1e7 steps of the paper's MaMuJoCo
+# runs (GPU). "cpu": MJX steps the Ant at ~1e2–1e3 env-steps/s on this CPU (benchmarks/
+# mamujoco_speed.py), so the budget is 2e4 steps, 4 evaluation episodes of 1000 steps; an
+# untuned short run that shows the pipeline, not Table 1's returns. HumanoidStandup rewards are
+# O(50) per step (height / 0.003 s), hence the reward scale.
+_MAMUJOCO_PAPER = dict(total_env_steps=10_000_000, gamma=0.99, eval_every=100_000, eval_episodes=10,
+                       checkpoint_every=100_000)
+_MAMUJOCO_CPU = dict(_CPU_COMMON, total_env_steps=20_000, gamma=0.99, eval_every=10_000, eval_episodes=4,
+                     checkpoint_every=10_000, num_envs=16)
+
 PRESETS = {
+    **{name: {"paper": _MAMUJOCO_PAPER, "cpu": _MAMUJOCO_CPU} for name in ("ant-2x4", "ant-4x2", "ant-8x1")},
+    "humanoid-standup-17x1": {"paper": dict(_MAMUJOCO_PAPER, reward_scale=0.01),
+                              "cpu": dict(_MAMUJOCO_CPU, reward_scale=0.01)},
     "double-pendulum-2": {
         "paper": dict(_CONTROL_PAPER, total_env_steps=2_000_000, eval_every=50_000, checkpoint_every=50_000),
         "cpu": dict(_CONTROL_CPU, total_env_steps=80_000, eval_every=8_000, checkpoint_every=8_000),

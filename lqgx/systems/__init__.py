@@ -11,13 +11,13 @@ conventions and options are in ``lqgx.systems.catalog``.
 from __future__ import annotations
 
 from lqgx.systems._mjx import MjxDynamics
-from lqgx.systems.catalog import (BUILDERS, CONTACT_FREE, acrobot, ant, cartpole,
-                                  double_pendulum, humanoid_standup, load_model, pendulum,
-                                  quad_pendulum, reacher)
+from lqgx.systems.catalog import (BUILDERS, CONTACT_FREE, acrobot, ant, ant_v5, cartpole,
+                                  double_pendulum, humanoid_standup, humanoid_standup_v5,
+                                  load_model, pendulum, quad_pendulum, reacher)
 
 __all__ = ["names", "make", "make_env", "MjxDynamics", "load_model", "pendulum", "cartpole",
            "acrobot", "double_pendulum", "quad_pendulum", "reacher", "ant", "humanoid_standup",
-           "CONTACT_FREE"]
+           "ant_v5", "humanoid_standup_v5", "CONTACT_FREE"]
 
 
 def names() -> list[str]:

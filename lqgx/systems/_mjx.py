@@ -71,11 +71,15 @@ class MjxDynamics:
             (float64 when x64 is enabled). Inputs are cast to it and outputs cast back to the
             dtype of ``x``, so float32 systems work in an x64 session too.
         nq, nv, nu: MuJoCo dimensions; ``state_dim = nq + nv``.
-        dt: the time step (s).
+        dt: the duration of one call (s): ``frame_skip`` MuJoCo time steps.
+        frame_skip: MuJoCo steps per call (Gymnasium's tasks take 5).
     """
 
-    def __init__(self, mj_model: mujoco.MjModel):
+    def __init__(self, mj_model: mujoco.MjModel, frame_skip: int = 1):
         mjx = import_mjx()
+        if isinstance(frame_skip, bool) or not isinstance(frame_skip, (int, np.integer)) or frame_skip < 1:
+            raise ValueError(f"frame_skip must be an integer >= 1, got {frame_skip!r}")
+        self.frame_skip = int(frame_skip)
         if mj_model.na:
             raise ValueError("models with actuator activations (na > 0) are not supported")
         self.mj_model = mj_model
@@ -83,7 +87,7 @@ class MjxDynamics:
         self.template = mjx.make_data(self.mjx_model)
         self._forward = mjx.forward
         self.nq, self.nv, self.nu = mj_model.nq, mj_model.nv, mj_model.nu
-        self.dt = float(mj_model.opt.timestep)
+        self.dt = self.frame_skip * float(mj_model.opt.timestep)
         self.has_contact = bool(mj_model.ngeom and not (mj_model.opt.disableflags
                                                         & mujoco.mjtDisableBit.mjDSBL_CONTACT))
         self._quat_joints = []  # (qpos index of the quaternion w, dof index of the rotation)
@@ -112,7 +116,12 @@ class MjxDynamics:
         xc = jnp.asarray(x).astype(dtype)
         data = self.template.replace(qpos=xc[: self.nq], qvel=xc[self.nq:],
                                      ctrl=jnp.asarray(u).astype(dtype))
+        # the first step outside the scan: under x64 a step turns some of the template's int32
+        # index fields (tendon wraps) into int64, and a scan carry must keep its types
         data = self._step(self.mjx_model, data)
+        if self.frame_skip > 1:
+            data, _ = jax.lax.scan(lambda d, _: (self._step(self.mjx_model, d), None), data, None,
+                                   length=self.frame_skip - 1)
         return jnp.concatenate([data.qpos, data.qvel]).astype(jnp.result_type(x))
 
     def _rk4_step(self, model, data):
@@ -150,10 +159,11 @@ class MjxDynamics:
             data.ctrl[:] = u
 
     def step_c(self, x, u) -> np.ndarray:
-        """One ``mujoco.mj_step`` of the C model (float64 numpy), the reference for MJX."""
+        """One call of the C model (``frame_skip`` ``mujoco.mj_step``s, float64 numpy), the reference
+        for MJX."""
         data = self._data
         self._set(data, np.asarray(x, np.float64), np.asarray(u, np.float64))
-        mujoco.mj_step(self.mj_model, data)
+        mujoco.mj_step(self.mj_model, data, nstep=self.frame_skip)
         return np.concatenate([data.qpos, data.qvel])
 
     def rollout_c(self, x0, actions) -> np.ndarray:
@@ -163,7 +173,7 @@ class MjxDynamics:
         out = [np.concatenate([data.qpos, data.qvel])]
         for u in np.asarray(actions, np.float64):
             data.ctrl[:] = u
-            mujoco.mj_step(self.mj_model, data)
+            mujoco.mj_step(self.mj_model, data, nstep=self.frame_skip)
             out.append(np.concatenate([data.qpos, data.qvel]))
         return np.stack(out)
 
@@ -236,6 +246,9 @@ class MjxDynamics:
             ``(A[T, n, n], B[T, n, m], f[T, n])`` with ``f[t] = mj_step(states[t], actions[t])``,
             in our coordinates (see the module docstring), dtype of ``states``.
         """
+        if self.frame_skip != 1:
+            raise NotImplementedError("finite differences with frame_skip > 1; use "
+                                      "linearize(method='autodiff')")
         dtype = jnp.result_type(states)
         xs = np.asarray(states, np.float64)
         us = np.asarray(actions, np.float64)
@@ -270,4 +283,5 @@ class MjxDynamics:
         return cast(A_out), cast(B_out), cast(f_out)
 
     def __repr__(self) -> str:
-        return f"MjxDynamics(nq={self.nq}, nv={self.nv}, nu={self.nu}, dt={self.dt})"
+        skip = f", frame_skip={self.frame_skip}" if self.frame_skip != 1 else ""
+        return f"MjxDynamics(nq={self.nq}, nv={self.nv}, nu={self.nu}, dt={self.dt}{skip})"

@@ -458,6 +458,97 @@ def humanoid_standup(**options) -> System:
                              cost_terms=terms)
 
 
+# -- Gymnasium's own robots (the plants of the multi-agent MuJoCo environments) ---------------------
+def _gymnasium_system(name, task, options, *, horizon, costs, x0_cov) -> System:
+    from lqgx.systems import gym_tasks
+
+    _check_options(name, options, ("physics",))
+    if "dt" in options:
+        raise ValueError(f"{name} keeps Gymnasium's dt (frame skip 5); the dt option is not accepted")
+    dtype = _dtype(options)
+    model = gym_tasks.load_model(task, options.get("physics", "fast"))
+    dyn = MjxDynamics(model, frame_skip=gym_tasks.FRAME_SKIP)
+    n = dyn.state_dim
+    T = _horizon(options, horizon)
+    cost, final_cost = costs
+    x0 = _vector(options.get("x0", np.concatenate([model.qpos0, np.zeros(dyn.nv)])), n, "x0", dtype)
+    return System(dyn, cost, final_cost, x0, T,
+                  x0_cov=_cov(options.get("x0_cov", x0_cov), n, "x0_cov", dtype),
+                  noise_cov=_cov(options.get("noise_cov"), n, "noise_cov", dtype),
+                  action_bounds=_bounds(model, dtype), name=name)
+
+
+def _healthy_barrier(z, low, high, margin=0.05):
+    """Quadratic walls inside the healthy height range [low, high] (zero in between)."""
+    return jnp.square(jnp.maximum(low + margin - z, 0.0)) + jnp.square(jnp.maximum(z - high + margin, 0.0))
+
+
+def ant_v5(**options) -> System:
+    """Gymnasium's ``Ant-v5`` plant: its ``ant.xml`` (from the installed ``gymnasium`` package),
+    one dynamics call = its 5-step frame skip (``dt = 0.05`` s), MJX settings as in
+    ``lqgx.systems.gym_tasks`` (elliptic cones; ``physics="fast"|"gymnasium"`` solver limits).
+
+    * State ``x[29] = (qpos[15], qvel[14])``, Gymnasium's layout: torso position, quaternion,
+      then hip_1 ankle_1 hip_2 ankle_2 hip_3 ankle_3 hip_4 ankle_4.
+    * Action ``u[8]`` in [−1, 1] in the MJCF's actuator order (hip_4 ankle_4 hip_1 ankle_1 hip_2
+      ankle_2 hip_3 ankle_3).
+    * Cost: the differentiable part of ``Ant-v5``'s reward, negated, with the torso's forward
+      velocity ``qvel[0]`` for Gymnasium's Δx/dt: ``−vx + 0.5 |u|^2 + W barrier(z)``, where the
+      barrier (``W = Q``, default 100) is a quadratic wall 5 cm inside the healthy height range
+      [0.2, 1.0] m that stands in for the healthy reward's step. The contact cost
+      (5e-4 |clip(cfrc_ext)|^2) is left out: it needs the post-constraint forces. Final cost 0.
+      Default horizon ``T = 40`` (2 s).
+    * ``x0``: Gymnasium's initial pose (torso at 0.75 m, joints at 0); ``x0_cov``: the variance of
+      its reset noise (uniform ±0.1 on qpos, 0.1·N(0, 1) on qvel); no process noise by default.
+    * Linearize with ``method="autodiff"``: finite differences of RK4 with a free joint and a
+      frame skip are not implemented.
+    """
+    from lqgx.systems import gym_tasks
+
+    w = _scalar(options.get("Q", 100.0), "Q")
+    r = _scalar(options.get("R", 0.5), "R")
+
+    def cost(x, u, t):
+        return -x[15] + r * u @ u + w * _healthy_barrier(x[2], 0.2, 1.0)
+
+    def final_cost(x):
+        return jnp.zeros((), x.dtype)
+
+    cov = np.diag(np.concatenate([np.full(15, 0.1**2 / 3), np.full(14, 0.1**2)]))
+    return _gymnasium_system("ant_v5", gym_tasks.ANT, options, horizon=40, costs=(cost, final_cost),
+                             x0_cov=cov)
+
+
+def humanoid_standup_v5(**options) -> System:
+    """Gymnasium's ``HumanoidStandup-v5`` plant: its ``humanoidstandup.xml``, 5-step frame skip
+    (``dt = 0.015`` s), Newton solver (MJX has no PGS), ``physics`` as for ``ant_v5``.
+
+    * State ``x[47] = (qpos[24], qvel[23])`` in the MJCF's joint order.
+    * Action ``u[17]`` in [−0.4, 0.4] in its actuator order.
+    * Cost: ``HumanoidStandup-v5``'s reward negated without its impact term (it needs the
+      post-constraint forces): ``−z / timestep + 0.1 |u|^2 − 1`` (Gymnasium divides the height by
+      the MuJoCo timestep 0.003, not by dt). ``Q`` scales the height term (default 1), ``R`` the
+      control cost (default 0.1). Final cost 0. Default horizon ``T = 100`` (1.5 s).
+    * ``x0``: Gymnasium's initial pose (lying on the back); ``x0_cov``: its reset noise
+      (uniform ±0.01 on qpos and qvel).
+    """
+    from lqgx.systems import gym_tasks
+
+    w = _scalar(options.get("Q", 1.0), "Q")
+    r = _scalar(options.get("R", 0.1), "R")
+    timestep = 0.003
+
+    def cost(x, u, t):
+        return -w * x[2] / timestep + r * u @ u - 1.0
+
+    def final_cost(x):
+        return jnp.zeros((), x.dtype)
+
+    cov = np.eye(47) * (0.01**2 / 3)
+    return _gymnasium_system("humanoid_standup_v5", gym_tasks.HUMANOID_STANDUP, options, horizon=100,
+                             costs=(cost, final_cost), x0_cov=cov)
+
+
 BUILDERS = {
     "pendulum": pendulum,
     "cartpole": cartpole,
@@ -467,5 +558,7 @@ BUILDERS = {
     "reacher": reacher,
     "ant": ant,
     "humanoid_standup": humanoid_standup,
+    "ant_v5": ant_v5,
+    "humanoid_standup_v5": humanoid_standup_v5,
 }
 CONTACT_FREE = ("pendulum", "cartpole", "acrobot", "double_pendulum", "quad_pendulum", "reacher")

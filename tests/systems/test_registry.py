@@ -12,7 +12,7 @@ import lqgx
 from lqgx import systems
 
 EXPECTED = ["pendulum", "cartpole", "acrobot", "double_pendulum", "quad_pendulum", "reacher",
-            "ant", "humanoid_standup"]
+            "ant", "humanoid_standup", "ant_v5", "humanoid_standup_v5"]
 
 
 def test_names_lists_every_system():
@@ -52,7 +52,7 @@ def test_every_system_loads_with_documented_layout_and_ctrlrange_bounds(name):
     assert system.action_dim == model.nu
     np.testing.assert_array_equal(system.action_bounds[0], model.actuator_ctrlrange[:, 0])
     np.testing.assert_array_equal(system.action_bounds[1], model.actuator_ctrlrange[:, 1])
-    assert dyn.dt == model.opt.timestep
+    assert dyn.dt == dyn.frame_skip * model.opt.timestep
     doc = getattr(systems, name).__doc__
     for word in ("State", "Action", "dt", "horizon", "Cost", "x0", "noise"):
         assert word in doc, (name, word)

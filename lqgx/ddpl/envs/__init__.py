@@ -4,7 +4,9 @@
 ``mpe-simple-reference``, ``smax-3s_vs_5z``, ``smax-6h_vs_8z``, and the cooperative control
 environments over ``lqgx.systems`` (``envs.control``): ``double-pendulum-2`` (thesis §6.1, one
 joint per agent) and ``quad-pendulum-4`` (thesis §6.2), whose options (``dtype``, ``horizon``, ...)
-go to the system's builder; ``isaac-shadow-hand-over`` (Isaac Lab, ``envs.isaac``; options
+go to the system's builder; multi-agent MuJoCo on MJX (``envs.mamujoco``): ``ant-2x4``,
+``ant-4x2``, ``ant-8x1``, ``humanoid-standup-17x1`` (options ``observation="full"|"local"``,
+``physics="fast"|"gymnasium"``); ``isaac-shadow-hand-over`` (Isaac Lab, ``envs.isaac``; options
 ``num_envs``, ``device``, ``seed``) runs only on GPU machines with Isaac Lab and elsewhere raises
 ``envs.isaac.IsaacLabUnavailableError`` (a ``RuntimeError``) saying what is missing.
 """
@@ -15,8 +17,10 @@ from lqgx.ddpl.envs.base import MultiAgentEnv, actions_to_dict, dict_to_actions,
 from lqgx.ddpl.envs.toy_game import ToyGameEnv
 
 NAMES = ("toy-mdp", "toy-game-2", "mpe-simple-reference", "smax-3s_vs_5z", "smax-6h_vs_8z",
-         "double-pendulum-2", "quad-pendulum-4", "isaac-shadow-hand-over")
+         "double-pendulum-2", "quad-pendulum-4", "ant-2x4", "ant-4x2", "ant-8x1",
+         "humanoid-standup-17x1", "isaac-shadow-hand-over")
 CONTROL = ("double-pendulum-2", "quad-pendulum-4")
+MAMUJOCO = ("ant-2x4", "ant-4x2", "ant-8x1", "humanoid-standup-17x1")
 
 
 def make(name: str, **options):
@@ -26,6 +30,10 @@ def make(name: str, **options):
 
         builder = control.make_double_pendulum if name == "double-pendulum-2" else control.make_quad_pendulum
         return builder(**options)
+    if name in MAMUJOCO:
+        from lqgx.ddpl.envs import mamujoco
+
+        return mamujoco.make(name, **options)
     if name == "isaac-shadow-hand-over":
         from lqgx.ddpl.envs.isaac import make_shadow_hand_over
 
@@ -50,4 +58,4 @@ def make(name: str, **options):
 
 
 __all__ = ["MultiAgentEnv", "ToyGameEnv", "make", "NAMES", "actions_to_dict", "dict_to_actions",
-           "rollout_episode_returns", "CONTROL"]
+           "rollout_episode_returns", "CONTROL", "MAMUJOCO"]
