@@ -268,8 +268,8 @@ def _check_warm_start(env: str, warm_start, guide_steps) -> None:
         if warm_start not in ALGORITHMS:
             raise ValueError(f"warm_start must be one of {ALGORITHMS} or None, got {warm_start!r}")
         if env not in CONTROL:
-            raise ValueError(f"warm_start: env {env!r} has no lqgx.System to solve; warm starts "
-                             f"need a control environment ({', '.join(CONTROL)})")
+            raise ValueError(f"warm_start: warm starts run on the control environments "
+                             f"({', '.join(CONTROL)}); env {env!r} has none yet")
     if guide_steps and warm_start is None:
         raise ValueError("guide_steps: guidance needs a teacher; pass warm_start as well")
 

@@ -470,7 +470,7 @@ def _gymnasium_system(name, task, options, *, horizon, costs, x0_cov) -> System:
     dyn = MjxDynamics(model, frame_skip=gym_tasks.FRAME_SKIP)
     n = dyn.state_dim
     T = _horizon(options, horizon)
-    cost, final_cost = costs
+    cost, final_cost = costs(model)
     x0 = _vector(options.get("x0", np.concatenate([model.qpos0, np.zeros(dyn.nv)])), n, "x0", dtype)
     return System(dyn, cost, final_cost, x0, T,
                   x0_cov=_cov(options.get("x0_cov", x0_cov), n, "x0_cov", dtype),
@@ -515,8 +515,8 @@ def ant_v5(**options) -> System:
         return jnp.zeros((), x.dtype)
 
     cov = np.diag(np.concatenate([np.full(15, 0.1**2 / 3), np.full(14, 0.1**2)]))
-    return _gymnasium_system("ant_v5", gym_tasks.ANT, options, horizon=40, costs=(cost, final_cost),
-                             x0_cov=cov)
+    return _gymnasium_system("ant_v5", gym_tasks.ANT, options, horizon=40,
+                             costs=lambda model: (cost, final_cost), x0_cov=cov)
 
 
 def humanoid_standup_v5(**options) -> System:
@@ -536,17 +536,21 @@ def humanoid_standup_v5(**options) -> System:
 
     w = _scalar(options.get("Q", 1.0), "Q")
     r = _scalar(options.get("R", 0.1), "R")
-    timestep = 0.003
 
-    def cost(x, u, t):
-        return -w * x[2] / timestep + r * u @ u - 1.0
+    def costs(model):
+        timestep = float(model.opt.timestep)
 
-    def final_cost(x):
-        return jnp.zeros((), x.dtype)
+        def cost(x, u, t):
+            return -w * x[2] / timestep + r * u @ u - 1.0
+
+        def final_cost(x):
+            return jnp.zeros((), x.dtype)
+
+        return cost, final_cost
 
     cov = np.eye(47) * (0.01**2 / 3)
     return _gymnasium_system("humanoid_standup_v5", gym_tasks.HUMANOID_STANDUP, options, horizon=100,
-                             costs=(cost, final_cost), x0_cov=cov)
+                             costs=costs, x0_cov=cov)
 
 
 BUILDERS = {

@@ -147,7 +147,7 @@ class _Layout:
         start = model.nq - 2 + model.nv
         for category in task.body_categories:
             self.offset[category] = start
-            start += model.nu if category == "qfrc_actuator" else _WIDTH[category] * (model.nbody - 1)
+            start += model.nv - 6 if category == "qfrc_actuator" else _WIDTH[category] * (model.nbody - 1)
         self.size = start
 
     def body(self, category, body):
