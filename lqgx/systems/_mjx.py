@@ -116,13 +116,19 @@ class MjxDynamics:
         xc = jnp.asarray(x).astype(dtype)
         data = self.template.replace(qpos=xc[: self.nq], qvel=xc[self.nq:],
                                      ctrl=jnp.asarray(u).astype(dtype))
+        data = self.step_data(data)
+        return jnp.concatenate([data.qpos, data.qvel]).astype(jnp.result_type(x))
+
+    def step_data(self, data):
+        """The ``mjx.Data`` after one call (``frame_skip`` MuJoCo steps) from ``data``, whose
+        ``ctrl`` is held: what environments that read more than (qpos, qvel) step."""
         # the first step outside the scan: under x64 a step turns some of the template's int32
         # index fields (tendon wraps) into int64, and a scan carry must keep its types
         data = self._step(self.mjx_model, data)
         if self.frame_skip > 1:
             data, _ = jax.lax.scan(lambda d, _: (self._step(self.mjx_model, d), None), data, None,
                                    length=self.frame_skip - 1)
-        return jnp.concatenate([data.qpos, data.qvel]).astype(jnp.result_type(x))
+        return data
 
     def _rk4_step(self, model, data):
         """One classical RK4 step of (qpos, qvel) as MuJoCo's ``mj_RungeKutta`` takes it (Butcher

@@ -32,6 +32,7 @@ import mujoco
 import numpy as np
 
 from lqgx.system import System
+from lqgx.systems import gym_tasks
 from lqgx.systems._mjx import MjxDynamics
 
 _COMMON = ("horizon", "dt", "goal", "Q", "R", "Qf", "x0", "x0_cov", "noise_cov", "dtype")
@@ -460,8 +461,6 @@ def humanoid_standup(**options) -> System:
 
 # -- Gymnasium's own robots (the plants of the multi-agent MuJoCo environments) ---------------------
 def _gymnasium_system(name, task, options, *, horizon, costs, x0_cov) -> System:
-    from lqgx.systems import gym_tasks
-
     _check_options(name, options, ("physics",))
     if "dt" in options:
         raise ValueError(f"{name} keeps Gymnasium's dt (frame skip 5); the dt option is not accepted")
@@ -503,8 +502,6 @@ def ant_v5(**options) -> System:
     * Linearize with ``method="autodiff"``: finite differences of RK4 with a free joint and a
       frame skip are not implemented.
     """
-    from lqgx.systems import gym_tasks
-
     w = _scalar(options.get("Q", 100.0), "Q")
     r = _scalar(options.get("R", 0.5), "R")
 
@@ -532,8 +529,6 @@ def humanoid_standup_v5(**options) -> System:
     * ``x0``: Gymnasium's initial pose (lying on the back); ``x0_cov``: its reset noise
       (uniform ±0.01 on qpos and qvel).
     """
-    from lqgx.systems import gym_tasks
-
     w = _scalar(options.get("Q", 1.0), "Q")
     r = _scalar(options.get("R", 0.1), "R")
 

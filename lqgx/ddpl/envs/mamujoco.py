@@ -51,7 +51,8 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from lqgx.systems._mjx import import_mjx
+from lqgx.ddpl.envs.base import global_observation
+from lqgx.systems._mjx import MjxDynamics, import_mjx
 from lqgx.systems.gym_tasks import ANT, EPISODE_STEPS, FRAME_SKIP, HUMANOID_STANDUP, load_model
 
 OBSERVATIONS = ("full", "local")
@@ -238,10 +239,10 @@ class MaMuJoCoEnv:
             self.obs_dim = max(self.local_sizes)
             # −1 pads shorter observations; it selects the zero appended to the state
             self._local = np.array([i + [-1] * (self.obs_dim - len(i)) for i in index])
-        mjx = import_mjx()
-        self._mjx = mjx
-        self.mjx_model = mjx.put_model(model)
-        self._template = mjx.make_data(self.mjx_model)
+        self._mjx = import_mjx()
+        self.dynamics = MjxDynamics(model, frame_skip=FRAME_SKIP)
+        self.mjx_model = self.dynamics.mjx_model
+        self._template = self.dynamics.template
         self.init_qpos = np.array(model.qpos0)
         self._index = np.asarray(self.agent_actions)
 
@@ -267,8 +268,7 @@ class MaMuJoCoEnv:
     def observe(self, state):
         """obs[n, obs_dim] of a global state (module docstring: ``observation``)."""
         if self._local is None:
-            ids = jnp.eye(self.num_agents, dtype=state.dtype)
-            return jnp.concatenate([jnp.broadcast_to(state, (self.num_agents, self.state_dim)), ids], -1)
+            return global_observation(state, self.num_agents)
         padded = jnp.concatenate([state, jnp.zeros((1,), state.dtype)])
         return padded[self._local]
 
@@ -315,10 +315,8 @@ class MaMuJoCoEnv:
     def simulate(self, data, ctrl):
         """Gymnasium's ``do_simulation``: ``FRAME_SKIP`` MuJoCo steps, then ``mj_rnePostConstraint``
         (which fills ``cfrc_ext``)."""
-        mjx, model = self._mjx, self.mjx_model
-        data = data.replace(ctrl=jnp.asarray(ctrl, data.qpos.dtype))
-        data, _ = jax.lax.scan(lambda d, _: (mjx.step(model, d), None), data, None, length=FRAME_SKIP)
-        return mjx.rne_postconstraint(model, data)
+        data = self.dynamics.step_data(data.replace(ctrl=jnp.asarray(ctrl, data.qpos.dtype)))
+        return self._mjx.rne_postconstraint(self.mjx_model, data)
 
     def reward_terminated(self, before, after, ctrl):
         """(reward, terminated) of Gymnasium's ``step`` for the transition ``before → after``."""
