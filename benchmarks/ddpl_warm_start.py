@@ -3,6 +3,9 @@
     python benchmarks/ddpl_warm_start.py --envs double-pendulum-2 --runs cold,ilqg,ilqg+guide \
         --policies diffusion --seeds 0,1,2
     python benchmarks/ddpl_warm_start.py --envs double-pendulum-2 --summarize   # tables + figures
+    python benchmarks/ddpl_warm_start.py --envs ant-2x4 --env-option max_steps=40 --steps 10000 \
+        --runs cold,ilqg+guide2x --config eval_every=2000 \
+        --out results/benchmarks/ddpl_warm_start_ant   # docs/mamujoco.md
 
 A run spec is ``cold`` (Algorithm 2 from scratch), ``ALGO`` (seeded from the ALGO teacher:
 demonstrations, pretrained policies and critics; ``lqgx.ddpl.warm_start``), ``ALGO+guide``
@@ -20,7 +23,8 @@ cold runs' first evaluation) and R_T the teacher's evaluated return (with its ex
 the behaviour the students clone). Steps to threshold count every environment step of the
 learner, the teacher's demonstrations included; the JSON also has the count plus the transitions
 the teacher's solver sampled from the true system (GPS/ESAPS; iLQG uses the model only). A
-stricter second threshold: within 2× the teacher's cost (R ≥ 2 R_T). The ``--summarize`` step
+stricter second threshold: within 2× the teacher's cost (R ≥ 2 R_T) where returns are costs
+(R_T < 0), the teacher's own return where they are rewards (R_T > 0, the robots). The ``--summarize`` step
 writes ``OUT/ENV.json`` and ``OUT/ENV.png`` (mean ± std over seeds per spec and policy).
 """
 
@@ -54,7 +58,7 @@ def parse_spec(spec: str):
     raise SystemExit(f"unknown run spec {spec!r}: cold, ALGO, ALGO+guide or ALGO+guideKx")
 
 
-def solve_teacher(env_name: str, algo: str, out: pathlib.Path) -> pathlib.Path:
+def solve_teacher(env_name: str, algo: str, out: pathlib.Path, env_options: dict) -> pathlib.Path:
     from lqgx.controllers.teacher import make_teacher, save_teacher
     from lqgx.ddpl.envs import make
 
@@ -63,7 +67,7 @@ def solve_teacher(env_name: str, algo: str, out: pathlib.Path) -> pathlib.Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     print(f"[{env_name}] solving the {algo} teacher ...", flush=True)
-    teacher = make_teacher(make(env_name), algo)
+    teacher = make_teacher(make(env_name, **env_options), algo)
     save_teacher(path, teacher)
     print(f"[{env_name}] {algo} teacher: return {teacher.evaluated_return:.4g} (noise-free "
           f"{teacher.mean_return:.4g}), {teacher.solve_s:.0f} s", flush=True)
@@ -93,7 +97,7 @@ def run(args) -> None:
     for env_name in args.envs:
         for spec in args.runs:
             algo, guide_budgets = parse_spec(spec)
-            teacher = solve_teacher(env_name, algo, out) if algo else None
+            teacher = solve_teacher(env_name, algo, out, args.env_options) if algo else None
             for policy in args.policies:
                 for seed in args.seeds:
                     directory = run_dir(out, env_name, policy, spec, seed)
@@ -104,11 +108,11 @@ def run(args) -> None:
                     start = time.time()
                     kw = {}
                     if not resume:
-                        kw = dict(warm_start=algo, teacher=teacher, steps=args.steps)
+                        kw = dict(warm_start=algo, teacher=teacher, steps=args.steps, **args.config)
                         if algo:
                             kw["guide_steps"] = guide_budgets * (args.steps or _preset_steps(env_name))
                     res = train(env_name, policy, seed=seed, out=directory, resume=resume,
-                                progress=args.progress, **kw)
+                                progress=args.progress, env_options=args.env_options, **kw)
                     print(f"[{env_name}] {policy} {spec} seed {seed}: final {res['eval_return'][-1]:.4g}, "
                           f"best {max(res['eval_return']):.4g} ({time.time() - start:.0f} s)", flush=True)
 
@@ -154,7 +158,7 @@ def summarize(args) -> None:
             ref = teachers.get(algo or "ilqg") or next(iter(teachers.values()), None)
             r_teacher = ref["evaluated_return"] if ref else None
             thr = r0 + FRACTION * (r_teacher - r0) if r_teacher is not None else None
-            strict = 2.0 * r_teacher if r_teacher is not None else None
+            strict = None if r_teacher is None else (2.0 * r_teacher if r_teacher < 0 else r_teacher)
             solver_steps = teachers[algo]["solver_env_steps"] if algo in teachers else 0
             hits = [first_crossing(r["env_steps"], r["eval_return"], thr) for r in rs]
             strict_hits = [first_crossing(r["env_steps"], r["eval_return"], strict) for r in rs]
@@ -202,13 +206,16 @@ def markdown(table) -> str:
 
 
 def plot(table, path) -> None:
-    """One panel per policy class: the median episode cost over seeds, shaded min..max."""
+    """One panel per policy class: the median episode return over seeds, shaded min..max (as a
+    cost on a log axis where returns are minus costs)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     policies = sorted({row["policy"] for row in table["rows"]})
+    costs = all(max(c["eval_return"]) < 0 for row in table["rows"] for c in row["curves"])
+    sign = -1.0 if costs else 1.0   # pendulum returns span -1e5 .. -1e1: cost on a log axis
     fig, axes = plt.subplots(1, len(policies), figsize=(5.5 * len(policies), 4.2), squeeze=False,
                              sharey=True)
     for ax, policy in zip(axes[0], policies):
@@ -216,24 +223,25 @@ def plot(table, path) -> None:
         for row in rows:
             grid = np.unique(np.concatenate([c["env_steps"] for c in row["curves"]]))
             values = np.array([np.interp(grid, c["env_steps"], c["eval_return"]) for c in row["curves"]])
-            cost = -values  # plotted as cost on a log axis: returns span 1e5 .. 1e1
-            line, = ax.plot(grid, np.median(cost, 0), label=f"{row['spec']} (n={len(row['curves'])})")
-            ax.fill_between(grid, cost.min(0), cost.max(0), color=line.get_color(), alpha=0.15)
+            shown = sign * values
+            line, = ax.plot(grid, np.median(shown, 0), label=f"{row['spec']} (n={len(row['curves'])})")
+            ax.fill_between(grid, shown.min(0), shown.max(0), color=line.get_color(), alpha=0.15)
         for i, (name, teacher) in enumerate(sorted(table["teachers"].items(),
                                                   key=lambda kv: -kv[1]["evaluated_return"])):
-            ax.axhline(-teacher["evaluated_return"], ls=":", lw=1, color="k")
-            ax.text(grid[-1], -teacher["evaluated_return"], f"{name} teacher ", fontsize=7,
+            ax.axhline(sign * teacher["evaluated_return"], ls=":", lw=1, color="k")
+            ax.text(grid[-1], sign * teacher["evaluated_return"], f"{name} teacher ", fontsize=7,
                     va="top" if i == 0 else "bottom", ha="right")  # the lowest cost labelled below
         thr = rows[0]["threshold"]
         if thr is not None:
-            ax.axhline(-thr, ls="--", lw=0.8, color="gray",
+            ax.axhline(sign * thr, ls="--", lw=0.8, color="gray",
                        label=f"threshold ({int(FRACTION * 100)} % of the gap)")
-        ax.set_yscale("log")
+        if costs:
+            ax.set_yscale("log")
         ax.set_xlabel("environment steps (teacher demonstrations included)")
         ax.set_title(f"DDPL-{policy}", fontsize=10)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, loc="upper right")
-    axes[0][0].set_ylabel("episode cost = −return (log)")
+        ax.legend(fontsize=7, loc="upper right" if costs else "lower left")
+    axes[0][0].set_ylabel("episode cost = −return (log)" if costs else "episode return")
     fig.suptitle(f"{table['env']}: warm vs cold (median over seeds, shaded min..max)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -250,11 +258,19 @@ def main(argv=None):
     parser.add_argument("--out", default="results/benchmarks/ddpl_warm_start")
     parser.add_argument("--summarize", action="store_true", help="only tabulate and plot existing runs")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--env-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="environment option (repeatable), e.g. max_steps=40")
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="DDPLConfig override of new runs (repeatable), e.g. eval_every=2000")
     args = parser.parse_args(argv)
     args.envs = [e for e in args.envs.split(",") if e]
     args.runs = [r for r in args.runs.split(",") if r]
     args.policies = [p for p in args.policies.split(",") if p]
     args.seeds = [int(s) for s in args.seeds.split(",") if s]
+    from lqgx.ddpl.cli import parse_key_values
+
+    args.env_options = parse_key_values(args.env_option)
+    args.config = parse_key_values(args.config)
     if not args.summarize:
         run(args)
     summarize(args)

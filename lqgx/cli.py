@@ -408,7 +408,7 @@ def ddpl_train(env: str,
                steps: Optional[int] = typer.Option(None, min=1),
                warm_start: Optional[str] = typer.Option(
                    None, help="ilqg, gps or esaps: seed DDPL from that trajectory optimizer "
-                              "(double-pendulum-2, quad-pendulum-4)"),
+                              "(double-pendulum-2, quad-pendulum-4, ant-*, humanoid-standup-17x1)"),
                guide_steps: Optional[int] = typer.Option(
                    None, min=0, help="keep the teacher in the loop for N env steps (annealed); default "
                                 "with --warm-start: 2 x --steps; 0 = seed only"),
@@ -418,7 +418,10 @@ def ddpl_train(env: str,
                out: Optional[pathlib.Path] = typer.Option(
                    None, help="default results/ddpl/ENV-POLICY-sSEED"),
                resume: bool = typer.Option(False),
-               preset: str = typer.Option("cpu", help="cpu (minutes) or paper (GPU-scale)")):
+               preset: str = typer.Option("cpu", help="cpu (minutes) or paper (GPU-scale)"),
+               env_option: Optional[list[str]] = typer.Option(
+                   None, help="KEY=VALUE for the environment (repeatable), e.g. max_steps=40, "
+                              "observation=local")):
     """Train DDPL on ENV (progress bar, atomic checkpoints, results.json, curve.png).
 
     Networks and buffers run in float32 for speed (the rest of the CLI uses float64).
@@ -427,7 +430,8 @@ def ddpl_train(env: str,
 
     ddpl_cli.train(env, policy, steps, warm_start, seed, None if out is None else str(out),
                    resume, preset=preset, guide_steps=guide_steps,
-                   teacher=None if teacher is None else str(teacher))
+                   teacher=None if teacher is None else str(teacher),
+                   env_options=ddpl_cli.parse_key_values(env_option or []))
 
 
 @ddpl_app.command("eval")

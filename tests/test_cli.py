@@ -49,6 +49,15 @@ def test_unknown_ddpl_env(run, tmp_path, env):
     assert not (tmp_path / "run").exists()
 
 
+def test_bad_env_options(run, tmp_path):
+    out = str(tmp_path / "run")
+    assert_user_error(run("ddpl", "train", "toy-game-2", "--env-option", "max_steps", "--out", out),
+                      "KEY=VALUE")
+    assert_user_error(run("ddpl", "train", "toy-game-2", "--env-option", "max_steps=40", "--out", out),
+                      "takes no options")
+    assert not (tmp_path / "run").exists()
+
+
 def test_ddpl_eval_missing_dir(run, tmp_path):
     assert_user_error(run("ddpl", "eval", str(tmp_path / "missing")), "checkpoint.npz")
 

@@ -13,9 +13,15 @@ u_t ~ N(k_t + K_t x, Σ_t) so that it acts in the environment:
 * ``"gps"`` / ``"esaps"``: the stochastic TVLG policy of GPS (thesis Alg. 1, §3) / ESAPS (§5)
   with its own covariance, to which ``exploration`` adds independent noise (default 0).
 
-``teacher.act(key, state, t)`` samples u ~ policy(x, t) for the system state x of the global
-``state``, clips it into the action box and returns ``actions[n, d]`` in the environment's
-normalized units, each agent its slice (``env.agent_actions``). ``evaluated_return`` is the mean
+The teacher acts on a *teacher state* z = ``env.teacher_state(state, env_state)``: what a
+TVLG controller needs, the plant's state x and the step t (``env.system_state(z) -> (x, t)``),
+beside the global state ``env.state_of(z)`` that the learner observes. For the control
+environments z is the global state itself ([x / scale, t / T]); the MaMuJoCo robots' global state
+(Gymnasium's observation) lacks the torso's x, y and the step, which z appends.
+
+``teacher.act(key, z, t)`` samples u ~ policy(x, t), clips it into the action box and returns
+``actions[n, d]`` in the environment's action units, each agent its slice
+(``env.agent_actions``). ``evaluated_return`` is the mean
 undiscounted return of ``act`` on the environment (the behaviour a student clones);
 ``mean_return`` the same for the noise-free mean controller.
 
@@ -56,6 +62,12 @@ DEFAULTS = {
         "esaps": dict(eps=32.0, entropy_drop0=12.0, iterations=25, samples=100, initial_std=2.0,
                       exploration=0.0),
     },
+    # MaMuJoCo Ant (float32; ant_v5's walking cost over the system's horizon, 40 steps = 2 s):
+    # one start, since the MJX linearization dominates (5.3 s per iLQG iteration on one core),
+    # and 15 iterations: the cost reaches -10.10 by iteration 9 and -10.13 by 30
+    # (docs/mamujoco.md, "Warm start on ant-2x4").
+    **{name: {"ilqg": dict(iterations=15, starts=1, exploration=0.1)}
+       for name in ("ant-2x4", "ant-4x2", "ant-8x1")},
 }
 _GENERIC = {
     "ilqg": dict(iterations=100, starts=4, exploration=0.1),
@@ -66,8 +78,9 @@ _TEACHER_KEYS = ("exploration", "starts", "eval_episodes")
 
 
 def teacher_actions(env, policy: LinearGaussianPolicy, key, state):
-    """actions[n, d]: u ~ ``policy`` at the system state and step of the global ``state``,
-    clipped and normalized (pure; jit/vmap-able; ``policy`` in system units)."""
+    """actions[n, d]: u ~ ``policy`` at the system state and step of the teacher state
+    ``state`` (module docstring), clipped, in the env's action units (pure; jit/vmap-able;
+    ``policy`` in system units)."""
     x, t = env.system_state(state)
     t = jnp.clip(t, 0, policy.horizon - 1)
     x = x.astype(policy.k.dtype)
@@ -77,8 +90,8 @@ def teacher_actions(env, policy: LinearGaussianPolicy, key, state):
 
 
 def teacher_moments(env, policy: LinearGaussianPolicy, state):
-    """The teacher's per-agent action law before clipping at the global ``state``, in
-    normalized units: (mean[n, d], cov[n, d, d]) (each agent its marginal)."""
+    """The teacher's per-agent action law before clipping at the teacher state ``state``, in the
+    env's action units: (mean[n, d], cov[n, d, d]) (each agent its marginal)."""
     x, t = env.system_state(state)
     t = jnp.clip(t, 0, policy.horizon - 1)
     dtype = env.system.x0.dtype
@@ -87,7 +100,7 @@ def teacher_moments(env, policy: LinearGaussianPolicy, state):
 
 
 def mean_actions(env, policy: LinearGaussianPolicy, state):
-    """The noise-free actions[n, d] of ``policy`` at ``state``."""
+    """The noise-free actions[n, d] of ``policy`` at the teacher state ``state``."""
     x, t = env.system_state(state)
     t = jnp.clip(t, 0, policy.horizon - 1)
     u = policy.mean(x.astype(policy.k.dtype), t).astype(env.system.x0.dtype)
@@ -117,8 +130,12 @@ class Teacher:
     options: dict
 
     def act(self, key, state, t=None):
-        """actions[n, d] for the global ``state`` (``t`` overrides the step read from it)."""
+        """actions[n, d] at the teacher state ``state`` (``t`` overrides the step read from it;
+        control environments only)."""
         if t is not None:
+            if not hasattr(self.env, "make_state"):
+                raise ValueError(f"t: {self.env.name} reads the step from the teacher state; "
+                                 f"pass t=None")
             x, _ = self.env.system_state(state)
             state = self.env.make_state(x, jnp.asarray(t))
         return teacher_actions(self.env, self.policy, key, state)
@@ -149,11 +166,11 @@ def _evaluator(env, episodes: int, noise: bool, batched: bool):
     from lqgx.ddpl.envs.base import rollout_episode_returns
 
     def run(policy, key):
-        if noise:
-            act = lambda k, s: teacher_actions(env, policy, k, s)  # noqa: E731
-        else:
-            act = lambda k, s: mean_actions(env, policy, s)  # noqa: E731
-        return rollout_episode_returns(env, act, key, episodes)
+        def act(k, s, es):
+            z = env.teacher_state(s, es)
+            return teacher_actions(env, policy, k, z) if noise else mean_actions(env, policy, z)
+
+        return rollout_episode_returns(env, act, key, episodes, with_env_state=True)
 
     return jax.jit(jax.vmap(run, in_axes=(0, None)) if batched else run)
 
@@ -205,14 +222,14 @@ def make_teacher(env, algo: str = "ilqg", key=None, *, eval_episodes: int = 64,
     """
     if algo not in ALGORITHMS:
         raise ValueError(f"algo must be one of {ALGORITHMS}, got {algo!r}")
-    for attr in ("system", "agent_actions", "system_state", "from_system_action"):
+    for attr in ("system", "agent_actions", "teacher_state", "system_state", "from_system_action"):
         if not hasattr(env, attr):
             raise TypeError(f"env must be a control environment wrapping an lqgx.System (it has "
                             f"no {attr!r}); got {type(env).__name__}")
     if not isinstance(eval_episodes, (int, np.integer)) or eval_episodes < 1:
         raise ValueError(f"eval_episodes must be an integer >= 1, got {eval_episodes!r}")
     key = jax.random.PRNGKey(0) if key is None else key
-    options = dict(DEFAULTS.get(env.name, _GENERIC)[algo])
+    options = dict(DEFAULTS.get(env.name, {}).get(algo, _GENERIC[algo]))
     options.update(solver_options)
     exploration = float(options.pop("exploration"))
     if not exploration >= 0:

@@ -2,6 +2,7 @@
 
     lqgx ddpl train ENV [--policy diffusion|gaussian] [--steps N] [--warm-start ilqg|gps|esaps]
                [--guide-steps N] [--teacher FILE] [--preset cpu|paper] [--seed S] [--out DIR] [--resume]
+               [--env-option KEY=VALUE ...]
         -> DIR/results.json {"env","policy","env_steps":[..],"eval_return":[..],"wall_s",
                              "warm_start","teacher_return","pretrain_s", ...},
            DIR/checkpoint.npz, DIR/curve.png (+ teacher.npz, guide_states.npy when warm-started)
@@ -36,9 +37,32 @@ def _refuse_isaac():
     raise SystemExit(2)
 
 
+def parse_key_values(items, what: str = "env-option") -> dict:
+    """``["max_steps=40", "observation=local"]`` → ``{"max_steps": 40, "observation": "local"}``
+    (``--env-option``, the benchmarks' ``--config``): integers, floats and true/false are
+    converted, anything else stays a string."""
+    options = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{what}: expected KEY=VALUE, got {item!r}")
+        value = text.strip()
+        for convert in (int, float):
+            try:
+                value = convert(value)
+                break
+            except ValueError:
+                pass
+        if value in ("true", "false"):
+            value = value == "true"
+        options[key.strip()] = value
+    return options
+
+
 def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_start: str | None = None,
           seed: int = 0, out: str | None = None, resume: bool = False, preset: str = "cpu",
-          guide_steps: int | None = None, teacher: str | None = None) -> dict:
+          guide_steps: int | None = None, teacher: str | None = None,
+          env_options: dict | None = None) -> dict:
     """Train DDPL on ENV with a CPU-sized preset; prints a one-line summary; returns results.
 
     ``isaac-shadow-hand-over`` is refused with a one-line reason and exit code 2 (``SystemExit``).
@@ -53,7 +77,8 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
 
     out = out or os.path.join("results", "ddpl", f"{env}-{policy}-s{seed}")
     res = _train(env, policy=policy, steps=steps, warm_start=warm_start, seed=seed, out=out,
-                 resume=resume, preset=preset, progress=True, guide_steps=guide_steps, teacher=teacher)
+                 resume=resume, preset=preset, progress=True, guide_steps=guide_steps, teacher=teacher,
+                 env_options=env_options)
     summary = {"out": str(out), "final_eval_return": res["eval_return"][-1],
                "best_eval_return": max(res["eval_return"]), "env_steps": res["env_steps"][-1],
                "wall_s": round(res["wall_s"], 1)}

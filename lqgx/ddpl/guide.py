@@ -2,7 +2,7 @@
 
 Both the seed (pretraining, ``lqgx.ddpl.warm_start``) and the guide (the annealed teacher term of
 Algorithm 2 line 6, ``lqgx.ddpl.algorithm``) fit every agent's policy to the teacher's action law
-at *demonstration states* perturbed in the normalized state coordinates,
+at *demonstration states* (teacher states, ``env.teacher_state``) perturbed in the state coordinates,
 s̃ = s + ``pretrain_state_noise`` · ε (``env.perturb``; the time feature is kept): the teacher is
 a known conditional law, so it can label states it did not visit, and the perturbation teaches
 its feedback gains (pairs (s, a) alone barely vary x at a given t). Guidance does not ask the
@@ -28,7 +28,7 @@ from lqgx.lq.types import LinearGaussianPolicy
 
 class Guide(NamedTuple):
     """What the learner needs of a teacher: its ``policy`` (system units) and the demonstration
-    ``states`` [D, S] (global states) at which it is asked."""
+    ``states`` [D, Z] (teacher states, ``env.teacher_state``) at which it is asked."""
 
     policy: LinearGaussianPolicy
     states: jax.Array
@@ -60,7 +60,8 @@ def teacher_targets(env, guide: Guide, key, batch_size: int, state_noise: float)
     actions = jax.vmap(lambda k, s: teacher_actions(env, guide.policy, k, s))(
         jax.random.split(k_act, batch_size), states)
     mean, cov = jax.vmap(lambda s: teacher_moments(env, guide.policy, s))(states)
-    return TeacherTargets(jax.vmap(env.observe)(states), actions, mean, cov)
+    obs = jax.vmap(lambda z: env.observe(env.state_of(z)))(states)
+    return TeacherTargets(obs, actions, mean, cov)
 
 
 def teacher_fit_loss(policy, params, key, targets: TeacherTargets, target: str):

@@ -18,7 +18,7 @@ CPU. The toy games use the §3 discount γ = 0.1.
 Presets are documented where they are defined (``PRESETS``); the measurements behind them are in
 ``docs/ddpl-cpu-presets.md`` (toys, MPE, SMAX) and ``docs/ddpl-warm-start.md`` (control envs).
 
-Warm start (``warm_start="ilqg"|"gps"|"esaps"``, control environments): a teacher is solved
+Warm start (``warm_start="ilqg"|"gps"|"esaps"``, control and MaMuJoCo environments): a teacher is solved
 (``lqgx.ddpl.teacher``) or loaded (``teacher=``), saved to ``teacher.npz``; its demonstrations go
 into the replay buffer and the policies and critics are pretrained (``lqgx.ddpl.warm_start``);
 it stays in the loop for ``guide_steps`` env steps (``lqgx.ddpl.algorithm``; by default
@@ -82,11 +82,13 @@ GUIDE_BUDGETS = 2
 # runs (GPU). "cpu": MJX steps the Ant at ~1e2–1e3 env-steps/s on this CPU (benchmarks/
 # mamujoco_speed.py), so the budget is 2e4 steps, 4 evaluation episodes of 1000 steps; an
 # untuned short run that shows the pipeline, not Table 1's returns. HumanoidStandup rewards are
-# O(50) per step (height / 0.003 s), hence the reward scale.
+# O(50) per step (height / 0.003 s), hence the reward scale. Warm starts (guide_weight, used only
+# with a teacher): λ_0 = 10 as for the control envs; with 1.0 Algorithm 2 erased a seeded Ant
+# policy within 4000 steps of the critic warm-up's end (3 seeds, docs/mamujoco.md).
 _MAMUJOCO_PAPER = dict(total_env_steps=10_000_000, gamma=0.99, eval_every=100_000, eval_episodes=10,
-                       checkpoint_every=100_000)
+                       checkpoint_every=100_000, guide_weight=10.0)
 _MAMUJOCO_CPU = dict(_CPU_COMMON, total_env_steps=20_000, gamma=0.99, eval_every=10_000, eval_episodes=4,
-                     checkpoint_every=10_000, num_envs=16)
+                     checkpoint_every=10_000, num_envs=16, guide_weight=10.0)
 
 PRESETS = {
     **{name: {"paper": _MAMUJOCO_PAPER, "cpu": _MAMUJOCO_CPU} for name in ("ant-2x4", "ant-4x2", "ant-8x1")},
@@ -241,10 +243,10 @@ def _write_results(out: Path, results: dict):
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(cfg: DDPLConfig, env_name: str):
-    """Jitted (chunk, eval, seed) functions, cached per (config, env) so repeated/resumed runs in
-    one process compile once."""
-    environment = make_env(env_name)
+def _compiled(cfg: DDPLConfig, env_name: str, env_options: tuple = ()):
+    """Jitted (chunk, eval, seed) functions, cached per (config, env, env options) so
+    repeated/resumed runs in one process compile once."""
+    environment = make_env(env_name, **dict(env_options))
     run_chunk = jax.jit(lambda s, guide, n: train_iterations(cfg, environment, s, n, guide),
                         static_argnums=2)
     run_eval = jax.jit(lambda p, k: evaluate_policy(cfg, environment, p, k, cfg.eval_episodes)[0])
@@ -262,14 +264,14 @@ def _teacher_key(seed: int):
 
 def _check_warm_start(env: str, warm_start, guide_steps) -> None:
     from lqgx.controllers.teacher import ALGORITHMS
-    from lqgx.ddpl.envs import CONTROL
+    from lqgx.ddpl.envs import CONTROL, MAMUJOCO
 
     if warm_start is not None:
         if warm_start not in ALGORITHMS:
             raise ValueError(f"warm_start must be one of {ALGORITHMS} or None, got {warm_start!r}")
-        if env not in CONTROL:
-            raise ValueError(f"warm_start: warm starts run on the control environments "
-                             f"({', '.join(CONTROL)}); env {env!r} has none yet")
+        if env not in CONTROL + MAMUJOCO:
+            raise ValueError(f"warm_start: warm starts run on the environments over an lqgx.System "
+                             f"({', '.join(CONTROL + MAMUJOCO)}); env {env!r} has none")
     if guide_steps and warm_start is None:
         raise ValueError("guide_steps: guidance needs a teacher; pass warm_start as well")
 
@@ -278,7 +280,7 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
           seed: int = 0, out: str | os.PathLike = "results/ddpl", resume: bool = False, preset: str = "cpu",
           progress: bool = True, max_chunks: int | None = None, guide_steps: int | None = None,
           teacher_options: dict | None = None, teacher: str | os.PathLike | None = None,
-          **overrides) -> dict:
+          env_options: dict | None = None, **overrides) -> dict:
     """Train DDPL (Algorithm 2) on ``env`` and write results to ``out``.
 
     Args:
@@ -288,7 +290,7 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
         With ``resume``, a larger value extends a run.
       warm_start: None, or "ilqg" / "gps" / "esaps": solve the env's system with that
         trajectory optimizer (``lqgx.ddpl.teacher``) and seed the learner from it
-        (``lqgx.ddpl.warm_start``); control environments only.
+        (``lqgx.ddpl.warm_start``); control and MaMuJoCo environments.
       seed: PRNG seed (same seed ⇒ same run).
       out: output directory (checkpoint.npz, results.json, curve.png, teacher.npz).
       resume: continue from ``out/checkpoint.npz`` (bit-identical continuation).
@@ -301,6 +303,8 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
       teacher_options: keywords for ``lqgx.ddpl.teacher`` (solver settings, ``exploration``).
       teacher: a ``teacher.npz`` of an earlier run (``controllers.teacher.save_teacher``) to reuse
         instead of solving again (seeds of one study can share one teacher).
+      env_options: keywords for ``lqgx.ddpl.envs.make`` (e.g. ``max_steps``, ``observation``);
+        stored with the run, so resume and ``load_run`` rebuild the same environment.
       overrides: DDPLConfig fields.
     Returns the results dict (also written to ``out/results.json``).
     """
@@ -309,6 +313,10 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
     if steps is not None and int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     _check_warm_start(env, warm_start, guide_steps)
+    if env_options is not None and not isinstance(env_options, dict):
+        raise TypeError(f"env_options must be a dict of lqgx.ddpl.envs.make keywords, got "
+                        f"{type(env_options).__name__}")
+    env_options = dict(env_options or {})
     out = Path(out)
     ckpt = out / "checkpoint.npz"
     if resume:
@@ -323,7 +331,11 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
             raise ValueError(f"resume: checkpoint was warm-started with {meta.get('warm_start')}, "
                              f"got warm_start={warm_start}")
         warm_start = meta.get("warm_start")
-        environment = make_env(env)
+        if env_options and env_options != meta.get("env_options", {}):
+            raise ValueError(f"resume: checkpoint was made with env_options={meta.get('env_options', {})}, "
+                             f"got {env_options}")
+        env_options = meta.get("env_options", {})
+        environment = make_env(env, **env_options)
         state, meta = load_checkpoint(ckpt, init_state(cfg, environment, jax.random.PRNGKey(seed)))
         results = meta["results"]
         if steps is not None and int(steps) != cfg.total_env_steps:
@@ -333,14 +345,18 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
             results["config"] = _config_to_json(cfg)
     else:
         cfg = run_config(env, policy, preset, warm_start, steps, guide_steps, **overrides)
-        environment = make_env(env)
+        try:
+            environment = make_env(env, **env_options)
+        except TypeError as err:  # an unknown keyword
+            raise ValueError(f"env_options {env_options} for {env!r}: {err}") from None
         state = init_state(cfg, environment, jax.random.PRNGKey(seed))
         results = {"env": env, "policy": policy, "preset": preset, "seed": seed, "env_steps": [],
                    "eval_return": [], "wall_s": 0.0, "train_wall_s": 0.0, "warm_start": warm_start,
-                   "teacher_return": None, "pretrain_s": 0.0, "config": _config_to_json(cfg)}
+                   "teacher_return": None, "pretrain_s": 0.0, "config": _config_to_json(cfg),
+                   "env_options": env_options}
     out.mkdir(parents=True, exist_ok=True)
 
-    environment, run_chunk, run_eval, run_seed = _compiled(cfg, env)
+    environment, run_chunk, run_eval, run_seed = _compiled(cfg, env, tuple(sorted(env_options.items())))
     per_it = cfg.steps_per_iteration
     chunk_its = max(1, cfg.eval_every // per_it)
 
@@ -352,7 +368,7 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
 
     def checkpoint(st):
         meta = {"env": env, "policy": policy, "seed": seed, "warm_start": warm_start,
-                "config": _config_to_json(cfg), "results": results}
+                "env_options": env_options, "config": _config_to_json(cfg), "results": results}
         save_checkpoint(ckpt, st, meta)
         _write_results(out, results)
 
@@ -470,7 +486,7 @@ def load_run(dir: str | os.PathLike) -> Run:
         raise ValueError(f"dir: no checkpoint.npz in {dir}")
     meta = _read_meta(path)
     cfg = _config_from_json(meta["config"])
-    environment = make_env(meta["env"])
+    environment = make_env(meta["env"], **meta.get("env_options", {}))
     state, meta = load_checkpoint(path, init_state(cfg, environment, jax.random.PRNGKey(meta["seed"])))
     return Run(config=cfg, environment=environment, state=state, meta=meta)
 

@@ -38,10 +38,12 @@ from lqgx.ddpl.guide import Guide, teacher_fit_loss, teacher_targets
 
 
 class Demonstrations(NamedTuple):
-    """Teacher transitions, flattened over (episode, step): ``transitions`` [E·T] and the
+    """Teacher transitions, flattened over (episode, step): ``transitions`` [E·T], the teacher
+    states ``teacher_states`` [E·T, Z] of their first states (``env.teacher_state``) and the
     discounted returns-to-go ``returns`` [E·T]; ``episode_returns`` [E] undiscounted."""
 
     transitions: Transition
+    teacher_states: jax.Array
     returns: jax.Array
     episode_returns: jax.Array
 
@@ -57,12 +59,13 @@ def demonstrations(env, teacher_policy, key, episodes: int, gamma: float) -> Dem
     def step(carry, k):
         s, es = carry
         k_a, k_e = jax.random.split(k)
-        a = jax.vmap(lambda kk, ss: teacher_actions(env, teacher_policy, kk, ss))(
-            jax.random.split(k_a, episodes), s)
+        z = jax.vmap(env.teacher_state)(s, es)
+        a = jax.vmap(lambda kk, zz: teacher_actions(env, teacher_policy, kk, zz))(
+            jax.random.split(k_a, episodes), z)
         s2, es2, r, d = jax.vmap(env.step)(jax.random.split(k_e, episodes), es, a)
-        return (s2, es2), Transition(s, a, r, s2, d.astype(s.dtype))
+        return (s2, es2), (Transition(s, a, r, s2, d.astype(s.dtype)), z)
 
-    _, tr = jax.lax.scan(step, (states, env_states), jax.random.split(k_run, T))  # [T, E, ...]
+    _, (tr, zs) = jax.lax.scan(step, (states, env_states), jax.random.split(k_run, T))  # [T, E, ...]
 
     def to_go(g, inputs):
         r, d = inputs
@@ -72,7 +75,8 @@ def demonstrations(env, teacher_policy, key, episodes: int, gamma: float) -> Dem
     _, returns = jax.lax.scan(to_go, jnp.zeros_like(tr.reward[0]), (tr.reward, tr.done), reverse=True)
     flat = lambda x: jnp.swapaxes(x, 0, 1).reshape((-1, *x.shape[2:]))  # noqa: E731  episode-major
     alive = jnp.cumprod(1.0 - jnp.concatenate([jnp.zeros_like(tr.done[:1]), tr.done[:-1]]), axis=0)
-    return Demonstrations(jax.tree.map(flat, tr), flat(returns), jnp.sum(alive * tr.reward, axis=0))
+    return Demonstrations(jax.tree.map(flat, tr), flat(zs), flat(returns),
+                          jnp.sum(alive * tr.reward, axis=0))
 
 
 class PretrainInfo(NamedTuple):
@@ -126,7 +130,7 @@ def seed_state(config: DDPLConfig, env, state: TrainState, teacher_policy, key):
     Demonstrations); the ``Guide`` (teacher + demonstration states) serves guidance later."""
     k_demo, k_fit = jax.random.split(key)
     demos = demonstrations(env, teacher_policy, k_demo, config.demo_episodes, config.gamma)
-    guide = Guide(teacher_policy, demos.transitions.state)
+    guide = Guide(teacher_policy, demos.teacher_states)
     state = state._replace(buffer=buffer_add(state.buffer, demos.transitions),
                            env_steps=state.env_steps + demos.returns.shape[0])
     state, info = pretrain(config, env, state, demos, guide, k_fit)

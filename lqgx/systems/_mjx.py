@@ -28,6 +28,14 @@ of free joints), and for a quaternion ``q`` with tangent rotation ``w`` (MuJoCo 
 ``L(q)`` being the left quaternion-multiplication matrix. ``P`` has ``q`` in its null space: a
 change of the quaternion's norm has no effect on the next state (MuJoCo normalizes quaternions), so
 autodiff (which differentiates MJX's normalization) and FD agree on that direction too.
+
+Derivatives through elliptic friction cones (``tangent_model``): MJX 3.17's constraint solver has
+NaN tangents with elliptic cones wherever a contact row exists with zero tangential force (the
+cone's norm ‖u‖ differentiated at 0; measured on Gymnasium's Ant at rest: every entry of the
+step's Jacobian NaN, the pyramidal twin's all finite). ``MjxDynamics(model,
+tangent_model=twin)`` steps ``model`` but differentiates ``twin`` (the same model with
+pyramidal cones) at the same point: ``jax.custom_jvp`` with the primal of ``model`` and the
+tangent of ``twin``. ``lqgx.systems.ant_v5`` is built that way.
 """
 
 from __future__ import annotations
@@ -58,6 +66,21 @@ def _quat_left(q: np.ndarray) -> np.ndarray:
                      [z, -y, x, w]])
 
 
+def _primal_with_tangent_of(primal, surrogate):
+    """``primal`` whose JVP is ``surrogate``'s at the same point (module docstring)."""
+
+    @jax.custom_jvp
+    def f(x, u):
+        return primal(x, u)
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        _, tangent_out = jax.jvp(surrogate, primals, tangents)
+        return primal(*primals), tangent_out
+
+    return f
+
+
 class MjxDynamics:
     """Callable ``(x[n], u[m]) -> x_next[n]``: one MJX step of a MuJoCo model.
 
@@ -75,7 +98,8 @@ class MjxDynamics:
         frame_skip: MuJoCo steps per call (Gymnasium's tasks take 5).
     """
 
-    def __init__(self, mj_model: mujoco.MjModel, frame_skip: int = 1):
+    def __init__(self, mj_model: mujoco.MjModel, frame_skip: int = 1,
+                 tangent_model: mujoco.MjModel | None = None):
         mjx = import_mjx()
         if isinstance(frame_skip, bool) or not isinstance(frame_skip, (int, np.integer)) or frame_skip < 1:
             raise ValueError(f"frame_skip must be an integer >= 1, got {frame_skip!r}")
@@ -100,6 +124,13 @@ class MjxDynamics:
                 self._quat_joints.append((qadr, dadr))
         rk4 = mj_model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4
         self._step = self._rk4_step if rk4 and not self._quat_joints else mjx.step
+        self.tangent_model = tangent_model
+        self._call = self._evaluate
+        if tangent_model is not None:
+            if (tangent_model.nq, tangent_model.nv, tangent_model.nu) != (self.nq, self.nv, self.nu):
+                raise ValueError("tangent_model must have the sizes (nq, nv, nu) of mj_model")
+            self._call = _primal_with_tangent_of(
+                self._evaluate, MjxDynamics(tangent_model, frame_skip)._evaluate)
 
     @property
     def state_dim(self) -> int:
@@ -111,7 +142,11 @@ class MjxDynamics:
 
     # -- JAX dynamics -----------------------------------------------------------------------------
     def __call__(self, x: jax.Array, u: jax.Array) -> jax.Array:
-        """``x_next = concat(qpos', qvel')`` after one ``mjx.step`` from ``x`` with ``ctrl = u``."""
+        """``x_next = concat(qpos', qvel')`` after one ``mjx.step`` from ``x`` with ``ctrl = u``
+        (differentiated through ``tangent_model`` when given; module docstring)."""
+        return self._call(x, u)
+
+    def _evaluate(self, x, u):
         dtype = self.template.qpos.dtype
         xc = jnp.asarray(x).astype(dtype)
         data = self.template.replace(qpos=xc[: self.nq], qvel=xc[self.nq:],

@@ -24,6 +24,7 @@ float, float64 under x64). Plus system-specific ones (``tail`` for the double pe
 
 from __future__ import annotations
 
+import copy
 import importlib.resources
 import math
 
@@ -466,7 +467,11 @@ def _gymnasium_system(name, task, options, *, horizon, costs, x0_cov) -> System:
         raise ValueError(f"{name} keeps Gymnasium's dt (frame skip 5); the dt option is not accepted")
     dtype = _dtype(options)
     model = gym_tasks.load_model(task, options.get("physics", "fast"))
-    dyn = MjxDynamics(model, frame_skip=gym_tasks.FRAME_SKIP)
+    twin = None
+    if model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC:   # NaN tangents in MJX (see _mjx)
+        twin = copy.deepcopy(model)
+        twin.opt.cone = mujoco.mjtCone.mjCONE_PYRAMIDAL
+    dyn = MjxDynamics(model, frame_skip=gym_tasks.FRAME_SKIP, tangent_model=twin)
     n = dyn.state_dim
     T = _horizon(options, horizon)
     cost, final_cost = costs(model)
@@ -500,7 +505,9 @@ def ant_v5(**options) -> System:
     * ``x0``: Gymnasium's initial pose (torso at 0.75 m, joints at 0); ``x0_cov``: the variance of
       its reset noise (uniform ±0.1 on qpos, 0.1·N(0, 1) on qvel); no process noise by default.
     * Linearize with ``method="autodiff"``: finite differences of RK4 with a free joint and a
-      frame skip are not implemented.
+      frame skip are not implemented. MJX's elliptic-cone solver has NaN derivatives at
+      contacts without tangential force, so the dynamics are differentiated through the same
+      model with pyramidal cones (``MjxDynamics(tangent_model=...)``); simulation stays elliptic.
     """
     w = _scalar(options.get("Q", 100.0), "Q")
     r = _scalar(options.get("R", 0.5), "R")

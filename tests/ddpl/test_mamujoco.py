@@ -205,3 +205,29 @@ def test_the_system_is_the_same_plant_as_the_environment():
     reference = system.dynamics.step_c(np.asarray(system.x0), np.asarray(u))
     np.testing.assert_allclose(x_next, reference, atol=1e-5)
     assert make("ant-2x4").system.state_dim == 29
+
+
+def test_the_teacher_state_holds_the_plants_state_and_step():
+    """z = [global state, qpos[0:2], t / max_steps]: ``system_state`` recovers the simulator's
+    (qpos, qvel) and t, ``state_of`` the global state; ``perturb`` moves only the kinematic
+    entries; ``from_system_moments`` picks each agent's actuators."""
+    env = make("ant-2x4", max_steps=40, horizon=40)
+    assert env.max_steps == 40 and env.system.horizon == 40
+    state, env_state = jax.jit(env.reset)(jax.random.PRNGKey(3))
+    env_state = env_state._replace(t=jnp.asarray(17, jnp.int32))
+    z = env.teacher_state(state, env_state)
+    assert z.shape == (env.state_dim + 3,)
+    x, t = env.system_state(z)
+    data = env_state.data
+    np.testing.assert_allclose(np.asarray(x), np.concatenate([data.qpos, data.qvel]), rtol=1e-6)
+    assert int(t) == 17
+    np.testing.assert_array_equal(np.asarray(env.state_of(z)), np.asarray(state))
+    moved = np.asarray(env.perturb(jax.random.PRNGKey(0), z, 0.1)) - np.asarray(z)
+    kinematic = env.mj_model.nq - 2 + env.mj_model.nv
+    assert np.all(moved[:kinematic] != 0) and np.all(moved[kinematic:env.state_dim] == 0)
+    assert np.all(moved[env.state_dim:env.state_dim + 2] != 0) and moved[-1] == 0
+    mean, cov = env.from_system_moments(jnp.arange(8.0), jnp.diag(jnp.arange(8.0)))
+    np.testing.assert_array_equal(np.asarray(mean), np.asarray(env.agent_actions, float))
+    np.testing.assert_array_equal(np.asarray(cov[1]), np.diag(np.asarray(env.agent_actions[1], float)))
+    with pytest.raises(ValueError, match="max_steps"):
+        make("ant-2x4", max_steps=0)

@@ -36,3 +36,24 @@ def test_train_rejects_bad_arguments(tmp_path):
         train("toy-game-2", out=tmp_path / "none", resume=True)
     with pytest.raises(ValueError, match="warm_start"):
         train("toy-game-2", warm_start="gps", out=tmp_path)
+
+
+def test_env_options_are_stored_with_the_run(tmp_path):
+    """``env_options`` reach ``envs.make``, are saved in the checkpoint and rebuild the same
+    environment on resume and in ``load_run``; a resume with other options is refused."""
+    from lqgx.ddpl.cli import parse_key_values
+    from lqgx.ddpl.train import load_run
+
+    options = parse_key_values(["horizon=10"])
+    assert options == {"horizon": 10}
+    kw = dict(KW, steps=40, eval_every=20, learning_starts=4)
+    res = train("double-pendulum-2", "gaussian", out=tmp_path, env_options=options, max_chunks=1, **kw)
+    assert res["env_options"] == {"horizon": 10} and res["env_steps"] == [0, 20]
+    assert load_run(tmp_path).environment.max_steps == 10
+    with pytest.raises(ValueError, match="env_options"):
+        train("double-pendulum-2", "gaussian", out=tmp_path, resume=True, env_options={"horizon": 11},
+              progress=False)
+    resumed = train("double-pendulum-2", "gaussian", out=tmp_path, resume=True, progress=False)
+    assert resumed["env_steps"] == [0, 20, 40]
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_key_values(["horizon"])

@@ -6,7 +6,8 @@ environments over ``lqgx.systems`` (``envs.control``): ``double-pendulum-2`` (th
 joint per agent) and ``quad-pendulum-4`` (thesis §6.2), whose options (``dtype``, ``horizon``, ...)
 go to the system's builder; multi-agent MuJoCo on MJX (``envs.mamujoco``): ``ant-2x4``,
 ``ant-4x2``, ``ant-8x1``, ``humanoid-standup-17x1`` (options ``observation="full"|"local"``,
-``physics="fast"|"gymnasium"``); ``isaac-shadow-hand-over`` (Isaac Lab, ``envs.isaac``; options
+``physics="fast"|"gymnasium"``, ``max_steps`` (episode cap, default 1000) and ``horizon`` (the
+teachers' system horizon)); ``isaac-shadow-hand-over`` (Isaac Lab, ``envs.isaac``; options
 ``num_envs``, ``device``, ``seed``) runs only on GPU machines with Isaac Lab and elsewhere raises
 ``envs.isaac.IsaacLabUnavailableError`` (a ``RuntimeError``) saying what is missing.
 """

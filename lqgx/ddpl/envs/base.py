@@ -75,11 +75,13 @@ def check_actions(env, actions):
             f"actions must have shape [..., {env.num_agents}, {env.action_dim}], got {actions.shape}")
 
 
-def rollout_episode_returns(env, act_fn, key, episodes: int):
+def rollout_episode_returns(env, act_fn, key, episodes: int, with_env_state: bool = False):
     """Mean (discounted with ``env.eval_discount``) return over ``episodes`` parallel episodes.
 
-    act_fn(key, state[S]) -> actions[n, d]. Each episode runs ``env.max_steps`` steps; rewards
-    after the first ``done`` are ignored. Returns (mean, per-episode returns[episodes]).
+    act_fn(key, state[S]) -> actions[n, d], or act_fn(key, state, env_state) with
+    ``with_env_state`` (teachers read the simulator's state). Each episode runs ``env.max_steps``
+    steps; rewards after the first ``done`` are ignored. Returns (mean, per-episode
+    returns[episodes]).
     """
     k_reset, k_run = jax.random.split(key)
     states, env_states = jax.vmap(env.reset)(jax.random.split(k_reset, episodes))
@@ -87,7 +89,8 @@ def rollout_episode_returns(env, act_fn, key, episodes: int):
     def body(carry, k):
         s, es, alive, ret, disc = carry
         k_act, k_env = jax.random.split(k)
-        a = jax.vmap(act_fn)(jax.random.split(k_act, episodes), s)
+        keys = jax.random.split(k_act, episodes)
+        a = jax.vmap(act_fn)(keys, s, es) if with_env_state else jax.vmap(act_fn)(keys, s)
         s2, es2, r, d = jax.vmap(env.step)(jax.random.split(k_env, episodes), es, a)
         ret = ret + alive * disc * r
         alive = alive * (1.0 - d.astype(ret.dtype))

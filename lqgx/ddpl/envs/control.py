@@ -155,6 +155,15 @@ class ControlEnv:
         t = jnp.round(state[n] * self.system.horizon).astype(jnp.int32)
         return x, t
 
+    def teacher_state(self, state, env_state):
+        """The teacher's state (``lqgx.controllers.teacher``): the global state itself, which
+        holds x and t."""
+        return state
+
+    def state_of(self, teacher_state):
+        """The global state of a teacher state (the identity here)."""
+        return teacher_state
+
     def perturb(self, key, state, std):
         """The global ``state`` with N(0, std²) added to its (normalized) system-state part; the
         time feature is kept (pretraining augmentation, ``lqgx.ddpl.warm_start``)."""

@@ -37,8 +37,15 @@ default; see ``lqgx.systems.gym_tasks`` for what they change and how closely MJX
 C MuJoCo.
 
 Each environment also has ``system``: the ``lqgx.System`` of the same plant
-(``lqgx.systems.ant_v5`` / ``humanoid_standup_v5``) for trajectory optimizers and teachers, and
-``agent_actions`` (indices into the actuator vector, per agent) / ``agent_joints`` (names).
+(``lqgx.systems.ant_v5`` / ``humanoid_standup_v5``, horizon ``horizon``) for trajectory optimizers
+and teachers, and ``agent_actions`` (indices into the actuator vector, per agent) /
+``agent_joints`` (names). A TVLG teacher (``lqgx.controllers.teacher``) needs the plant's state
+x = (qpos, qvel) and the step t, but the global state leaves out the torso's x, y (as Gymnasium's
+observation does): it acts on the teacher state z = [global state, qpos[0:2], t / max_steps]
+(``teacher_state``), from which ``system_state`` reads (x, t) and ``state_of`` the global state.
+
+``max_steps`` (default 1000, Gymnasium's TimeLimit) caps an episode; shorter episodes (e.g. the
+teacher's horizon) make short-budget warm-start studies possible on a CPU.
 """
 
 from __future__ import annotations
@@ -211,12 +218,18 @@ class MaMuJoCoEnv:
 
     eval_discount = 1.0
 
-    def __init__(self, name: str, observation: str = "full", physics: str = "fast"):
+    def __init__(self, name: str, observation: str = "full", physics: str = "fast",
+                 max_steps: int = EPISODE_STEPS, horizon: int | None = None):
         if name not in PARTITIONS:
             raise ValueError(f"env must be one of {NAMES}, got {name!r}")
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
+        for arg, value in (("max_steps", max_steps), ("horizon", horizon)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                      or value < 1):
+                raise ValueError(f"{arg} must be an integer >= 1, got {value!r}")
         self.name, self.observation, self.physics = name, observation, physics
+        self.horizon = None if horizon is None else int(horizon)
         self.task, self.agent_joints = PARTITIONS[name]
         self.mj_model = load_model(self.task, physics)
         model = self.mj_model
@@ -227,7 +240,7 @@ class MaMuJoCoEnv:
         low, high = model.actuator_ctrlrange[0]
         self.action_low = (float(low),) * self.action_dim
         self.action_high = (float(high),) * self.action_dim
-        self.max_steps = EPISODE_STEPS
+        self.max_steps = int(max_steps)
         self.dt = FRAME_SKIP * float(model.opt.timestep)
         self.state_dim = _Layout(model, self.task).size
         if observation == "full":
@@ -252,7 +265,8 @@ class MaMuJoCoEnv:
         import lqgx.systems
 
         builder = lqgx.systems.ant_v5 if self.task is ANT else lqgx.systems.humanoid_standup_v5
-        return builder(physics=self.physics)
+        options = {} if self.horizon is None else {"horizon": self.horizon}
+        return builder(physics=self.physics, **options)
 
     # -- conversions --------------------------------------------------------------------------------
     def to_system_action(self, actions):
@@ -264,6 +278,39 @@ class MaMuJoCoEnv:
     def from_system_action(self, u):
         """ctrl[nu] → actions[n, d]."""
         return jnp.asarray(u)[self._index]
+
+    def from_system_moments(self, mean, cov):
+        """Per-agent moments (mean[n, d], cov[n, d, d]) of ctrl ~ N(mean[nu], cov[nu, nu])."""
+        idx = self._index
+        return jnp.asarray(mean)[idx], jnp.asarray(cov)[idx[:, :, None], idx[:, None, :]]
+
+    # -- the teacher's view (module docstring) -----------------------------------------------------
+    def teacher_state(self, state, env_state):
+        """z = [state, qpos[0:2], t / max_steps]."""
+        qpos_xy = env_state.data.qpos[:2].astype(state.dtype)
+        return jnp.concatenate([state, qpos_xy, (env_state.t / self.max_steps).astype(state.dtype)[None]])
+
+    def state_of(self, teacher_state):
+        """The global state of a teacher state."""
+        return teacher_state[:self.state_dim]
+
+    def system_state(self, teacher_state):
+        """(x = (qpos, qvel) of ``system``, t) of a teacher state."""
+        z, S = teacher_state, self.state_dim
+        nq, nv = self.mj_model.nq, self.mj_model.nv
+        qpos = jnp.concatenate([z[S:S + 2], z[:nq - 2]])
+        x = jnp.concatenate([qpos, z[nq - 2:nq - 2 + nv]])
+        t = jnp.round(z[S + 2] * self.max_steps).astype(jnp.int32)
+        return x, t
+
+    def perturb(self, key, teacher_state, std):
+        """The teacher state with N(0, std²) added to its kinematic entries (qpos[2:], qvel and
+        the torso's x, y); the body forces and the step are kept (``lqgx.ddpl.guide``)."""
+        z, S = teacher_state, self.state_dim
+        k = self.mj_model.nq - 2 + self.mj_model.nv
+        k_body, k_xy = jax.random.split(key)
+        z = z.at[:k].add(std * jax.random.normal(k_body, (k,), z.dtype))
+        return z.at[S:S + 2].add(std * jax.random.normal(k_xy, (2,), z.dtype))
 
     def observe(self, state):
         """obs[n, obs_dim] of a global state (module docstring: ``observation``)."""
@@ -353,6 +400,8 @@ class MaMuJoCoEnv:
         return self.global_state(data), EnvState(data, t), reward, done
 
 
-def make(name: str, observation: str = "full", physics: str = "fast") -> MaMuJoCoEnv:
+def make(name: str, observation: str = "full", physics: str = "fast",
+         max_steps: int = EPISODE_STEPS, horizon: int | None = None) -> MaMuJoCoEnv:
     """``ant-2x4`` | ``ant-4x2`` | ``ant-8x1`` | ``humanoid-standup-17x1`` (module docstring)."""
-    return MaMuJoCoEnv(name, observation=observation, physics=physics)
+    return MaMuJoCoEnv(name, observation=observation, physics=physics, max_steps=max_steps,
+                       horizon=horizon)
