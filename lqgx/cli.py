@@ -408,7 +408,8 @@ def ddpl_train(env: str,
                steps: Optional[int] = typer.Option(None, min=1),
                warm_start: Optional[str] = typer.Option(
                    None, help="ilqg, gps or esaps: seed DDPL from that trajectory optimizer "
-                              "(double-pendulum-2, quad-pendulum-4, ant-*, humanoid-standup-17x1)"),
+                              "(double-pendulum-2, quad-pendulum-4, ant-*, humanoid-standup-17x1; "
+                              "past its horizon a teacher holds its last step's controller)"),
                guide_steps: Optional[int] = typer.Option(
                    None, min=0, help="keep the teacher in the loop for N env steps (annealed); default "
                                 "with --warm-start: 2 x --steps; 0 = seed only"),

@@ -224,7 +224,7 @@ def make_teacher(env, algo: str = "ilqg", key=None, *, eval_episodes: int = 64,
         raise ValueError(f"algo must be one of {ALGORITHMS}, got {algo!r}")
     for attr in ("system", "agent_actions", "teacher_state", "system_state", "from_system_action"):
         if not hasattr(env, attr):
-            raise TypeError(f"env must be a control environment wrapping an lqgx.System (it has "
+            raise TypeError(f"env must be an environment over an lqgx.System (control or MaMuJoCo; it has "
                             f"no {attr!r}); got {type(env).__name__}")
     if not isinstance(eval_episodes, (int, np.integer)) or eval_episodes < 1:
         raise ValueError(f"eval_episodes must be an integer >= 1, got {eval_episodes!r}")
@@ -298,6 +298,10 @@ def load_teacher(path, env) -> Teacher:
         policy = LinearGaussianPolicy(K=jnp.asarray(z["K"], dtype), k=jnp.asarray(z["k"], dtype),
                                       cov=jnp.asarray(z["cov"], dtype))
         meta = json.loads(bytes(z["meta"]).decode())
+    want = (env.system.horizon, env.system.action_dim, env.system.state_dim)
+    if policy.K.shape != want:
+        raise ValueError(f"teacher: {path} holds gains K{list(policy.K.shape)} but {env.name}'s system "
+                         f"needs [T, m, n] = {list(want)} (another horizon or environment)")
     return Teacher(env=env, algo=meta["algo"], policy=policy,
                    evaluated_return=meta["evaluated_return"], mean_return=meta["mean_return"],
                    result=None, solve_s=meta["solve_s"],

@@ -83,7 +83,7 @@ class DDPLConfig:
     pretrain_steps: int = 2000         # Adam steps of the denoising / likelihood and critic fits
     pretrain_lr: float = 1e-3
     pretrain_batch: int = 256
-    pretrain_state_noise: float = 0.03  # std of the demonstration-state perturbation (normalized units)
+    pretrain_state_noise: float = 0.03  # std of the demonstration-state perturbation (env.perturb's units)
     pretrain_target: str = "law"       # "law" (the teacher's Gaussian, in expectation) | "samples"
     guide_steps: int = 0               # env steps with the teacher term in line 6 (0: off)
     guide_weight: float = 1.0          # λ_0 of the annealed teacher term
@@ -271,8 +271,8 @@ def _agent_update(config, policy, opt, batch: Transition, data: AgentData, agent
 def train_iteration(config: DDPLConfig, env, state: TrainState, guide: Guide | None = None):
     """One epoch of Algorithm 2. Pure; ``jax.jit(partial(train_iteration, config, env))``-able.
 
-    ``guide``: the teacher and its demonstration states (``lqgx.ddpl.guide.Guide``, control
-    environments), required when ``config.guide_steps > 0`` (module docstring).
+    ``guide``: the teacher and its demonstration states (``lqgx.ddpl.guide.Guide``; envs over an
+    ``lqgx.System``: control and MaMuJoCo), required when ``config.guide_steps > 0`` (module docstring).
     Returns (state, metrics dict of scalars).
     """
     policy = make_policy(config, env)

@@ -39,8 +39,8 @@ def _refuse_isaac():
 
 def parse_key_values(items, what: str = "env-option") -> dict:
     """``["max_steps=40", "observation=local"]`` → ``{"max_steps": 40, "observation": "local"}``
-    (``--env-option``, the benchmarks' ``--config``): integers, floats and true/false are
-    converted, anything else stays a string."""
+    (``--env-option``, the benchmarks' ``--config``): integers (``40``; ``1e3`` is a float),
+    floats, true/false and none are converted, anything else stays a string."""
     options = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -53,8 +53,10 @@ def parse_key_values(items, what: str = "env-option") -> dict:
                 break
             except ValueError:
                 pass
-        if value in ("true", "false"):
-            value = value == "true"
+        if value in ("true", "false", "True", "False"):
+            value = value in ("true", "True")
+        elif value in ("none", "None"):
+            value = None
         options[key.strip()] = value
     return options
 

@@ -462,7 +462,7 @@ def _load_guide(out: Path, environment):
 
     try:
         teacher = load_teacher(out / "teacher.npz", environment)
-        states = jnp.asarray(np.load(out / "guide_states.npy"), environment.system.x0.dtype)
+        states = jnp.asarray(np.load(out / "guide_states.npy"))   # the dtype they were saved in
     except Exception as err:  # noqa: BLE001
         raise ValueError(f"resume: the warm start's teacher files in {out} are missing or unreadable "
                          f"({type(err).__name__}: {err}); start a new run") from None

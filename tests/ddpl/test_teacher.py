@@ -79,6 +79,9 @@ def test_saved_teacher_loads_back(tmp_path, ilqg_teacher):
     for a, b in zip(jax.tree.leaves(teacher.policy), jax.tree.leaves(back.policy)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert back.evaluated_return == teacher.evaluated_return and back.algo == "ilqg"
+    other = masses_env(T=env.system.horizon + 1)
+    with pytest.raises(ValueError, match="another horizon"):
+        load_teacher(tmp_path / "t.npz", other)
 
 
 def test_bad_teacher_arguments_name_themselves():

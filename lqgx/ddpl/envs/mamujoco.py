@@ -16,7 +16,7 @@ qpos[2:] (22), qvel (23), cinert[1:] (130), cvel[1:] (78), qfrc_actuator[6:] (17
 cfrc_ext[1:] (78) = 348. The shared reward is the base task's reward. Agent actions are in the
 base task's units (Ant [−1, 1], HumanoidStandup [−0.4, 0.4]), so the reward's control cost is
 Gymnasium's. ``done`` = terminated (Ant: torso z outside [0.2, 1.0] or a non-finite state) or
-truncated (1000 steps); the next state is then the first of a new episode (auto-reset).
+truncated (``max_steps``, default 1000); the next state is then the first of a new episode (auto-reset).
 
 Observation modes (``observation=``):
 
@@ -45,7 +45,9 @@ observation does): it acts on the teacher state z = [global state, qpos[0:2], t 
 (``teacher_state``), from which ``system_state`` reads (x, t) and ``state_of`` the global state.
 
 ``max_steps`` (default 1000, Gymnasium's TimeLimit) caps an episode; shorter episodes (e.g. the
-teacher's horizon) make short-budget warm-start studies possible on a CPU.
+teacher's horizon) make short-budget warm-start studies possible on a CPU. A teacher whose
+horizon is shorter than ``max_steps`` holds its last step's controller for the rest of the
+episode (``teacher_actions`` clips t).
 """
 
 from __future__ import annotations
@@ -304,8 +306,11 @@ class MaMuJoCoEnv:
         return x, t
 
     def perturb(self, key, teacher_state, std):
-        """The teacher state with N(0, std²) added to its kinematic entries (qpos[2:], qvel and
-        the torso's x, y); the body forces and the step are kept (``lqgx.ddpl.guide``)."""
+        """The teacher state with N(0, std²) (SI units: m, rad, m/s, rad/s) added to its
+        kinematic entries (qpos[2:], qvel and the torso's x, y); the body forces and the step are
+        kept (``lqgx.ddpl.guide``). The torso's quaternion (qpos[3:7]) is perturbed too and not
+        renormalized (how the Ant warm start in docs/mamujoco.md was measured); the teacher's
+        gains act on it linearly either way."""
         z, S = teacher_state, self.state_dim
         k = self.mj_model.nq - 2 + self.mj_model.nv
         k_body, k_xy = jax.random.split(key)
