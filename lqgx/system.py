@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lqgx._checks import positive_int
+
 Dynamics = Callable[[jax.Array, jax.Array], jax.Array]
 RunningCost = Callable[[jax.Array, jax.Array, Any], jax.Array]
 FinalCost = Callable[[jax.Array], jax.Array]
@@ -70,8 +72,7 @@ class System:
         for arg, fn in (("dynamics", dynamics), ("cost", cost), ("final_cost", final_cost)):
             if not callable(fn):
                 raise TypeError(f"{arg} must be callable, got {type(fn).__name__}")
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+        positive_int(horizon, "horizon")
         x0 = _as_float_array(x0, "x0")
         if x0.ndim != 1:
             raise ValueError(f"x0 must have shape [n], got shape {x0.shape}")

@@ -26,6 +26,7 @@ import time
 import jax
 import jax.numpy as jnp
 
+from lqgx._checks import positive_int
 from lqgx._pytree import pytree_dataclass
 from lqgx.lq.types import LinearGaussianPolicy
 from lqgx.rollout import _noise_factor
@@ -112,8 +113,7 @@ class MPC:
         for name, value in (("horizon", horizon), ("iterations", iterations),
                             ("init_iterations", init_iterations),
                             ("replan_every", replan_every)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            positive_int(value, name)
         if replan_every > horizon:
             raise ValueError(f"replan_every={replan_every} exceeds the plan's horizon={horizon}")
         if solver in POLICY_SOLVERS:
@@ -246,8 +246,7 @@ def closed_loop(system: System, controller, key, steps: int | None = None,
     if not isinstance(system, System):
         raise TypeError(f"system must be an lqgx.System, got {type(system).__name__}")
     steps = system.horizon if steps is None else steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    steps = positive_int(steps, "steps")
     n = system.state_dim
     if disturbance is None:
         disturbance = jnp.zeros((steps, n), system.x0.dtype)

@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lqgx._checks import positive_int
 from lqgx.lq.types import LinearGaussianPolicy, cholesky
 from lqgx.result import Result
 from lqgx.rollout import _noise_factor
@@ -226,8 +227,7 @@ def make_teacher(env, algo: str = "ilqg", key=None, *, eval_episodes: int = 64,
         if not hasattr(env, attr):
             raise TypeError(f"env must be an environment over an lqgx.System (control or MaMuJoCo; it has "
                             f"no {attr!r}); got {type(env).__name__}")
-    if not isinstance(eval_episodes, (int, np.integer)) or eval_episodes < 1:
-        raise ValueError(f"eval_episodes must be an integer >= 1, got {eval_episodes!r}")
+    positive_int(eval_episodes, "eval_episodes")
     key = jax.random.PRNGKey(0) if key is None else key
     options = dict(DEFAULTS.get(env.name, {}).get(algo, _GENERIC[algo]))
     options.update(solver_options)

@@ -480,8 +480,9 @@ class Run:
 
 
 def load_run(dir: str | os.PathLike) -> Run:
-    """The training run whose checkpoint is in ``dir``."""
-    path = Path(dir) / "checkpoint.npz"
+    """The training run whose checkpoint is in ``dir``; ``dir`` may also name a checkpoint file
+    itself (e.g. a snapshot copied from ``checkpoint.npz`` during training)."""
+    path = Path(dir) if Path(dir).is_file() else Path(dir) / "checkpoint.npz"
     if not path.exists():
         raise ValueError(f"dir: no checkpoint.npz in {dir}")
     meta = _read_meta(path)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from lqgx._checks import positive_int
 from lqgx.dso.gradient import resolve_baseline, _check_problem
 from lqgx.dso.problem import Problem, check_theta
 from lqgx.dso.rollout import check_rollouts, sample_paths
@@ -54,9 +55,7 @@ class ChainConfig:
             raise ValueError(f"kappa must be in (0, 1], got {self.kappa!r}")
         if self.clip is not None and not 0.0 < self.clip < 1.0:
             raise ValueError(f"clip must be in (0, 1) or None, got {self.clip!r}")
-        if isinstance(self.inner_steps, bool) or not isinstance(self.inner_steps, int) \
-                or self.inner_steps < 1:
-            raise ValueError(f"inner_steps must be an integer >= 1, got {self.inner_steps!r}")
+        positive_int(self.inner_steps, "inner_steps")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if self.optimizer not in ("adam", "lbfgs"):

@@ -18,6 +18,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
+from lqgx._checks import positive_int
 from lqgx.dso.chain import ChainConfig, chain_iteration
 from lqgx.dso.gradient import _check_problem, algorithm1, fit_value_on
 from lqgx.dso.natural import fisher, solve_metric
@@ -85,8 +86,7 @@ def optimize(problem: Problem, theta0, key: jax.Array, *, iterations: int = 50,
     check_theta(theta0, "theta0")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+    iterations = positive_int(iterations, "iterations")
     check_rollouts(rollouts)
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")

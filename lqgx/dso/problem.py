@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lqgx._checks import positive_int
 from lqgx.lq.types import cholesky
 
 Theta = Any  # a pytree of arrays
@@ -81,12 +82,8 @@ class Problem:
             value = getattr(self, arg)
             if value is not None and not callable(value):
                 raise TypeError(f"{arg} must be callable or None, got {type(value).__name__}")
-        if isinstance(self.horizon, bool) or not isinstance(self.horizon, (int, np.integer)) \
-                or self.horizon < 1:
-            raise ValueError(f"horizon must be an integer >= 1, got {self.horizon!r}")
-        if isinstance(self.state_dim, bool) or not isinstance(self.state_dim, (int, np.integer)) \
-                or self.state_dim < 1:
-            raise ValueError(f"state_dim must be an integer >= 1, got {self.state_dim!r}")
+        positive_int(self.horizon, "horizon")
+        positive_int(self.state_dim, "state_dim")
 
     def total_parameter_cost(self, theta: Theta) -> jax.Array:
         """``L_θ(θ)`` (zero when the problem has none)."""

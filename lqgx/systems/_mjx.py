@@ -49,6 +49,8 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
+from lqgx._checks import positive_int
+
 
 def import_mjx():
     """``mujoco.mjx``, imported with its optional-backend (warp) messages silenced."""
@@ -101,9 +103,7 @@ class MjxDynamics:
     def __init__(self, mj_model: mujoco.MjModel, frame_skip: int = 1,
                  tangent_model: mujoco.MjModel | None = None):
         mjx = import_mjx()
-        if isinstance(frame_skip, bool) or not isinstance(frame_skip, (int, np.integer)) or frame_skip < 1:
-            raise ValueError(f"frame_skip must be an integer >= 1, got {frame_skip!r}")
-        self.frame_skip = int(frame_skip)
+        self.frame_skip = positive_int(frame_skip, "frame_skip")
         if mj_model.na:
             raise ValueError("models with actuator activations (na > 0) are not supported")
         self.mj_model = mj_model

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
+from lqgx._checks import positive_int
 from lqgx.system import System
 from lqgx.systems import gym_tasks
 from lqgx.systems._mjx import MjxDynamics
@@ -100,10 +101,7 @@ def _weight(value, size: int, arg: str, dtype):
 
 
 def _horizon(options, default: int) -> int:
-    horizon = options.get("horizon", default)
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
-    return int(horizon)
+    return positive_int(options.get("horizon", default), "horizon")
 
 
 def _bounds(model: mujoco.MjModel, dtype):

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -50,10 +51,13 @@ def test_env_options_are_stored_with_the_run(tmp_path):
     res = train("double-pendulum-2", "gaussian", out=tmp_path, env_options=options, max_chunks=1, **kw)
     assert res["env_options"] == {"horizon": 10} and res["env_steps"] == [0, 20]
     assert load_run(tmp_path).environment.max_steps == 10
+    snapshot = tmp_path / "checkpoint-20.npz"   # load_run also takes a checkpoint file (a snapshot)
+    shutil.copy(tmp_path / "checkpoint.npz", snapshot)
     with pytest.raises(ValueError, match="env_options"):
         train("double-pendulum-2", "gaussian", out=tmp_path, resume=True, env_options={"horizon": 11},
               progress=False)
     resumed = train("double-pendulum-2", "gaussian", out=tmp_path, resume=True, progress=False)
     assert resumed["env_steps"] == [0, 20, 40]
+    assert int(load_run(snapshot).state.env_steps) == 20 and int(load_run(tmp_path).state.env_steps) == 40
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_key_values(["horizon"])

@@ -60,6 +60,7 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
+from lqgx._checks import positive_int
 from lqgx.ddpl.envs.base import global_observation
 from lqgx.systems._mjx import MjxDynamics, import_mjx
 from lqgx.systems.gym_tasks import ANT, EPISODE_STEPS, FRAME_SKIP, HUMANOID_STANDUP, load_model
@@ -226,12 +227,9 @@ class MaMuJoCoEnv:
             raise ValueError(f"env must be one of {NAMES}, got {name!r}")
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
-        for arg, value in (("max_steps", max_steps), ("horizon", horizon)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                      or value < 1):
-                raise ValueError(f"{arg} must be an integer >= 1, got {value!r}")
+        max_steps = positive_int(max_steps, "max_steps")
         self.name, self.observation, self.physics = name, observation, physics
-        self.horizon = None if horizon is None else int(horizon)
+        self.horizon = None if horizon is None else positive_int(horizon, "horizon")
         self.task, self.agent_joints = PARTITIONS[name]
         self.mj_model = load_model(self.task, physics)
         model = self.mj_model
