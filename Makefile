@@ -24,4 +24,4 @@ bench: $(STAMP)
 	$(PY) -m lqgx.cli bench
 
 clean:
-	rm -rf $(VENV) results
+	rm -rf $(VENV) results .pytest_cache

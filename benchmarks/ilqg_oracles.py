@@ -11,7 +11,10 @@ import json
 import pathlib
 import time
 
-import cvxpy as cp
+try:
+    import cvxpy as cp
+except ImportError:   # an oracle, not a dependency of lqgx
+    raise SystemExit("benchmarks/ilqg_oracles.py needs cvxpy: pip install 'lqgx[oracles]'") from None
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -19,6 +19,8 @@ jax.config.update("jax_enable_x64", True)
 
 import lqgx  # noqa: E402
 
+lqgx.enable_compilation_cache()   # a second run loads its compiled solves from disk
+
 DT = 0.1
 GOAL = jnp.array([2.0, 1.0, 0.0])          # park at (2, 1), facing +x
 OBSTACLE, RADIUS = jnp.array([1.0, 0.5]), 0.3

@@ -8,7 +8,10 @@ Equivalent CLI: ``lqgx ddpl train toy-game-2 --policy diffusion|gaussian``.
 import argparse
 from pathlib import Path
 
+import lqgx
 from lqgx.ddpl.train import evaluate, train
+
+lqgx.enable_compilation_cache()   # a second run loads its compiled solves from disk
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--steps", type=int, default=None)

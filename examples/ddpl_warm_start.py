@@ -19,8 +19,11 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+import lqgx
 from lqgx.ddpl.cli import parse_key_values
 from lqgx.ddpl.train import train
+
+lqgx.enable_compilation_cache()   # a second run loads its compiled solves from disk
 
 
 def main(argv=None):

@@ -21,7 +21,11 @@ RESULTS = pathlib.Path(__file__).resolve().parents[1] / "results" / "dso"
 
 
 def enable_x64():
+    """float64 for the DSO examples, and the persistent compilation cache (see lqgx.compilation)."""
+    import lqgx
+
     jax.config.update("jax_enable_x64", True)
+    lqgx.enable_compilation_cache()
 
 
 def pendulum_features(x: jax.Array) -> jax.Array:

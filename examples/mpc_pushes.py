@@ -28,6 +28,8 @@ import lqgx  # noqa: E402
 from lqgx.controllers import MPC, push  # noqa: E402
 from lqgx.controllers.mpc import compare_controllers, write_report  # noqa: E402
 
+lqgx.enable_compilation_cache()   # a second run loads its compiled solves from disk
+
 
 def run(name: str, velocity: float, out: pathlib.Path, horizon: int | None = None,
         iterations: int = 3) -> dict:

@@ -22,6 +22,8 @@ jax.config.update("jax_enable_x64", True)   # the examples run in float64; solve
 import lqgx  # noqa: E402
 import lqgx.systems  # noqa: E402
 
+lqgx.enable_compilation_cache()   # a second run loads its compiled solves from disk
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Pendulum swing-up by iLQG with a torque limit.")

@@ -22,6 +22,8 @@ jax.config.update("jax_enable_x64", True)
 import lqgx  # noqa: E402
 import lqgx.systems  # noqa: E402
 
+lqgx.enable_compilation_cache()   # a second run loads its compiled solves from disk
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Quad-pendulum swing-up by ESAPS.")

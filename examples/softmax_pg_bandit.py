@@ -21,6 +21,8 @@ import jax.numpy as jnp  # noqa: E402
 
 import lqgx  # noqa: E402
 
+lqgx.enable_compilation_cache()   # a second run loads its compiled solves from disk
+
 sm = lqgx.softmax
 
 

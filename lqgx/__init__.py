@@ -1,7 +1,8 @@
 """lqgx: linearize-then-optimize trajectory optimization and control in JAX.
 
 Public API (see DESIGN.md): ``System``, ``Result``, ``LinearGaussianPolicy``, ``linearize``,
-``fit_dynamics``, ``ilqg``, ``ddp``, ``gps``, ``saps``, ``esaps``, ``solve_batch``, ``render``, and
+``fit_dynamics``, ``ilqg``, ``ddp``, ``gps``, ``saps``, ``esaps``, ``solve_batch``, ``render``,
+``enable_compilation_cache``, and
 the subpackages ``lq``, ``systems``, ``controllers``, ``dso``, ``ddpl``, ``softmax``.
 
 Heavy parts (MJX systems, DDPL, DSO) are imported lazily on first attribute access.
@@ -40,6 +41,7 @@ _LAZY = {
     "saps": ("lqgx.optimizers.saps", "saps"),
     "esaps": ("lqgx.optimizers.esaps", "esaps"),
     "render": ("lqgx.systems.render", "render"),
+    "enable_compilation_cache": ("lqgx.compilation", "enable_compilation_cache"),
 }
 _SUBPACKAGES = {"lq", "systems", "controllers", "optimizers", "dso", "ddpl", "softmax"}
 

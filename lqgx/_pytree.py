@@ -27,6 +27,11 @@ def replace(obj, **changes):
     return dataclasses.replace(obj, **changes)
 
 
+def tree_select(condition, on_true, on_false):
+    """``jnp.where(condition, ·, ·)`` leaf by leaf over two pytrees of the same structure."""
+    return jax.tree_util.tree_map(lambda a, b: jax.numpy.where(condition, a, b), on_true, on_false)
+
+
 def all_finite(tree) -> jax.Array:
     """True when every leaf of ``tree`` is finite (a traced boolean scalar)."""
     return jax.numpy.all(jax.numpy.stack(

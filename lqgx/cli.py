@@ -262,7 +262,10 @@ def solve(system: str,
           seed: int = typer.Option(0),
           out: pathlib.Path = typer.Option(pathlib.Path("results/solve"))):
     """Solve SYSTEM with ALGO; writes result.json, policy.npz, curves.png, filmstrip.png."""
+    import jax
     import numpy as np
+
+    from lqgx.compilation import CompileClock
 
     _check_algo(algo)
     if eps is not None:
@@ -280,8 +283,12 @@ def solve(system: str,
     if algo == "esaps" and delta is None:
         delta = _default_delta(lqgx, plant)
     out.mkdir(parents=True, exist_ok=True)
+    typer.echo(f"{algo} on {system}: compiling and running {trials} trial(s) x {iterations} "
+               "iterations ...")
     start = time.perf_counter()
-    result = _solve_trials(lqgx, plant, algo, trials, seed, iterations, eps, delta, samples)
+    with CompileClock() as compile_clock:
+        result = _solve_trials(lqgx, plant, algo, trials, seed, iterations, eps, delta, samples)
+        jax.block_until_ready(result)
     wall = time.perf_counter() - start
     cost_mean, cost_std = _history_stats(result, "cost")
     kl_mean, _ = _history_stats(result, "kl")
@@ -289,7 +296,8 @@ def solve(system: str,
     report = {"system": system, "algo": algo, "iterations": iterations,
               "cost_history": cost_mean, "cost_std": cost_std, "kl_history": kl_mean,
               "final_cost": float(final_costs.mean()),
-              "converged": bool(np.all(np.asarray(result.converged))), "wall_s": wall}
+              "converged": bool(np.all(np.asarray(result.converged))), "wall_s": wall,
+              "compile_s": compile_clock.seconds}
     (out / "result.json").write_text(json.dumps(report, indent=2))
     np.savez(out / "policy.npz", K=np.asarray(result.policy.K)[0],
              k=np.asarray(result.policy.k)[0], cov=np.asarray(result.policy.cov)[0],
@@ -299,7 +307,8 @@ def solve(system: str,
     plot_curves({algo: result}, out / "curves.png", title=f"{algo} on {system}")
     lqgx.render(plant, np.asarray(result.states)[0], out / "filmstrip.png")
     typer.echo(f"{algo} on {system}: final cost {report['final_cost']:.4g} "
-               f"(converged={report['converged']}, {wall:.1f} s) -> {out}")
+               f"(converged={report['converged']}, {wall:.1f} s of which compile "
+               f"{compile_clock.seconds:.1f} s) -> {out}")
 
 
 @app.command()
@@ -314,7 +323,10 @@ def compare(system: str,
             seed: int = typer.Option(0),
             out: pathlib.Path = typer.Option(pathlib.Path("results/compare"))):
     """Compare algorithms on SYSTEM; writes compare.json and compare.png."""
+    import jax
     import numpy as np
+
+    from lqgx.compilation import CompileClock
 
     names = _parse_algos(algos)
     bounds = parse_eps(eps, names)
@@ -329,15 +341,21 @@ def compare(system: str,
     out.mkdir(parents=True, exist_ok=True)
     results, report = {}, {}
     for algo in names:
-        result = _solve_trials(lqgx, plant, algo, trials, seed, iterations, bounds.get(algo),
-                               delta, samples)
+        typer.echo(f"{algo}: compiling and running {trials} trial(s) x {iterations} iterations ...")
+        start = time.perf_counter()
+        with CompileClock() as compile_clock:
+            result = _solve_trials(lqgx, plant, algo, trials, seed, iterations, bounds.get(algo),
+                                   delta, samples)
+            jax.block_until_ready(result)
+        wall = time.perf_counter() - start
         results[algo] = result
         cost_mean, cost_std = _history_stats(result, "cost")
         kl = np.asarray(result.history.get("kl", np.zeros((1, 0))), dtype=float)
         report[algo] = {"cost_mean": cost_mean, "cost_std": cost_std,
                         "kl_max": np.nanmax(kl.reshape(-1, kl.shape[-1]), 0).tolist()
-                        if kl.size else []}
-        typer.echo(f"{algo}: final mean cost {cost_mean[-1]:.4g}")
+                        if kl.size else [], "wall_s": wall, "compile_s": compile_clock.seconds}
+        typer.echo(f"{algo}: final mean cost {cost_mean[-1]:.4g} ({wall:.1f} s of which compile "
+                   f"{compile_clock.seconds:.1f} s)")
     (out / "compare.json").write_text(json.dumps(report, indent=2))
     from lqgx.plots import plot_curves
 
@@ -460,6 +478,9 @@ def bench(name: Optional[str] = typer.Argument(None, help="benchmark script name
 
 def main():
     """Entry point of the ``lqgx`` command and ``python -m lqgx``."""
+    from lqgx.compilation import enable_compilation_cache
+
+    enable_compilation_cache()   # LQGX_COMPILATION_CACHE=off to switch it off
     app()
 
 

@@ -8,6 +8,8 @@ jaxlib 0.10's batched LAPACK kernels (``ParallelBatchMap``, e.g. the triangular 
 batched ``cho_solve``) can deadlock its 2-thread intra-op pool on a 2-core machine, every thread
 asleep (gdb-confirmed on the ant linearization); with one core the pool has one thread and runs
 them inline. With ``-n 2`` on 2 cores each worker has a core of its own anyway.
+
+Compiled programs go to a persistent cache in ``.pytest_cache/jax`` (see below).
 """
 
 import os
@@ -24,6 +26,16 @@ def _pin_to_one_core():
 
 _pin_to_one_core()
 
+import pathlib  # noqa: E402
+
 import jax  # noqa: E402
 
+from lqgx.compilation import enable_compilation_cache  # noqa: E402
+
 jax.config.update("jax_enable_x64", True)
+
+# Many tests build the same solve (same system, shapes and flags) in fresh closures, and the two
+# xdist workers build the same ones again: with a persistent cache each is compiled once per run
+# (and not again in the next run). LQGX_COMPILATION_CACHE=off measures the suite from cold.
+enable_compilation_cache(os.environ.get("LQGX_TEST_COMPILATION_CACHE")
+                         or pathlib.Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax")

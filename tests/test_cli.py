@@ -1,7 +1,9 @@
 """The ``lqgx`` command line on user mistakes: one ``error:`` line, exit code 2, no solver run;
-``--debug`` shows the traceback; ``python -m lqgx``; ``--eps`` parsing."""
+``--debug`` shows the traceback; ``python -m lqgx``; ``--eps`` parsing; a tiny ``lqgx solve``."""
 
+import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -154,3 +156,16 @@ def test_mpc_user_mistakes(run, tmp_path):
     assert_user_error(run("mpc", "pendulum", "--replan-every", "80", "--horizon", "20"),
                       "replan_every=80")
     assert not (tmp_path / "results").exists()
+
+
+def test_solve_writes_its_report_with_the_compile_time(run):
+    result = run("solve", "pendulum", "--iterations", "2", "--out", "solved")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "compiling and running" in result.output and "of which compile" in result.output
+    report = json.loads(pathlib.Path("solved/result.json").read_text())
+    expected = {"system", "algo", "iterations", "cost_history", "cost_std", "kl_history",
+                "final_cost", "converged", "wall_s", "compile_s"}   # DESIGN.md's, plus compile_s
+    assert set(report) == expected and report["algo"] == "ilqg" and report["iterations"] == 2
+    assert 0.0 < report["compile_s"] <= report["wall_s"]
+    assert all(pathlib.Path("solved", name).exists()
+               for name in ("policy.npz", "curves.png", "filmstrip.png"))

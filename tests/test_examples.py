@@ -6,6 +6,7 @@ heavy ones are ``slow``: ``pytest -m slow tests/test_examples.py``.
 """
 
 import importlib.util
+import json
 import math
 import pathlib
 
@@ -57,3 +58,14 @@ def test_quad_pendulum_esaps_example():
     result = load("quad_pendulum_esaps").main(["--iterations", "2", "--samples", "8", "--no-render"])
     assert np.isfinite(np.asarray(result.history["cost"])).all()
     assert np.asarray(result.history["entropy"]).shape == (2,)
+
+
+@pytest.mark.slow   # GPS, SAPS and ESAPS each compile on the MJX double pendulum: minutes
+def test_demo_prints_the_table_and_writes_its_files(tmp_path, capsys):
+    load("demo").main(["--out", str(tmp_path), "--trials", "2", "--iterations", "2",
+                       "--samples", "4"])
+    out = capsys.readouterr().out
+    assert "compile [s]" in out and all(name in out for name in ("gps", "saps", "esaps", "ilqg"))
+    rows = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert all(0.0 <= row["compile_s"] <= row["wall_s"] for row in rows.values())
+    assert (tmp_path / "curves.png").exists() and (tmp_path / "filmstrip.png").exists()

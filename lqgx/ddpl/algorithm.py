@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lqgx._pytree import tree_select
 from lqgx.ddpl.buffer import Buffer, Transition, buffer_add, buffer_init, buffer_sample
 from lqgx.ddpl.critics import critic_apply, critic_init, critic_loss, polyak, td_targets
 from lqgx.ddpl.diffusion import DiffusionPolicy
@@ -296,11 +297,10 @@ def train_iteration(config: DDPLConfig, env, state: TrainState, guide: Guide | N
     agents, m = update(data, agent_states(state), jax.random.split(k_upd, n))
     learn = env_steps > config.learning_starts
     old = agent_states(state)
-    agents = jax.tree.map(lambda a, b: jnp.where(learn, a, b), agents, old)
+    agents = tree_select(learn, agents, old)
     frozen = state.iteration * config.steps_per_iteration < config.critic_warmup_steps
-    agents = agents._replace(policy=jax.tree.map(lambda a, b: jnp.where(frozen, b, a), agents.policy, old.policy),
-                             policy_opt=jax.tree.map(lambda a, b: jnp.where(frozen, b, a), agents.policy_opt,
-                                                     old.policy_opt))
+    agents = agents._replace(policy=tree_select(frozen, old.policy, agents.policy),
+                             policy_opt=tree_select(frozen, old.policy_opt, agents.policy_opt))
     new_state = TrainState(agents.policy, agents.critic, agents.critic_target, agents.policy_opt,
                            agents.critic_opt, buf, es, obs, ep_ret, key, state.iteration + 1, env_steps)
     metrics = {"critic_loss": jnp.mean(m.critic_loss), "policy_loss": jnp.mean(m.policy_loss),

@@ -40,6 +40,7 @@ from lqgx.lq.types import (
     QuadraticValue,
     cholesky,
     cholesky_inverse,
+    cholesky_log_det,
     symmetrize,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "BoxQPOptions", "BoxQPSolution", "GaussianTrajectory", "LinearDynamics",
     "LinearGaussianPolicy", "QFunction", "QuadraticCost", "QuadraticFinalCost", "QuadraticValue",
     "RiccatiSolution", "SoftSolution", "box_qp", "cholesky", "cholesky_inverse",
+    "cholesky_log_det",
     "entropy_floor_temperature", "expected_cost", "joint_state_action", "negative_log_gaussian",
     "state_action_kl", "state_distribution_from_values",
     "gaussian_entropy", "gaussian_kl", "negative_log_policy", "policy_entropy", "policy_kl",

@@ -30,6 +30,7 @@ from lqgx.lq.types import (
     QuadraticFinalCost,
     QuadraticValue,
     cholesky_inverse,
+    cholesky_log_det,
     symmetrize,
 )
 
@@ -190,7 +191,7 @@ def soft_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: Line
         k = -jax.scipy.linalg.cho_solve((chol, True), Q.qu)
         K = -jax.scipy.linalg.cho_solve((chol, True), Q.Qux)
         Quu_inv = cholesky_inverse(chol)
-        log_det_Quu = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
+        log_det_Quu = cholesky_log_det(chol)
         if has_floor:
             tau_t = jnp.maximum(tau_t, entropy_floor_temperature(log_det_Quu, m, delta_t))
         safe_tau = jnp.where(tau_t > 0, tau_t, 1.0)

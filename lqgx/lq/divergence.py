@@ -14,11 +14,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from lqgx.lq.types import LinearGaussianPolicy, cholesky
-
-
-def _log_det(chol: jax.Array) -> jax.Array:
-    return 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+from lqgx.lq.types import LinearGaussianPolicy, cholesky, cholesky_log_det
 
 
 def _solve(chol: jax.Array, rhs: jax.Array) -> jax.Array:
@@ -48,7 +44,8 @@ def policy_kl(p: LinearGaussianPolicy, q: LinearGaussianPolicy, state_mean: jax.
     d = jnp.einsum("tmn,tn->tm", dK, mean) + p.k - q.k
     mahalanobis = jnp.einsum("tm,tm->t", d, _solve(chol_q, d[..., None])[..., 0])
     gain_term = jnp.trace(jnp.swapaxes(dK, -1, -2) @ _solve(chol_q, dK) @ cov, axis1=-2, axis2=-1)
-    return 0.5 * (trace_term - m + _log_det(chol_q) - _log_det(chol_p) + mahalanobis + gain_term)
+    return 0.5 * (trace_term - m + cholesky_log_det(chol_q) - cholesky_log_det(chol_p)
+                  + mahalanobis + gain_term)
 
 
 def gaussian_kl(mean_p: jax.Array, cov_p: jax.Array, mean_q: jax.Array,
@@ -66,13 +63,14 @@ def gaussian_kl(mean_p: jax.Array, cov_p: jax.Array, mean_q: jax.Array,
     diff = (mean_q - mean_p)[..., None]
     trace_term = _trace_ratio(chol_q, chol_p)
     mahalanobis = jnp.sum(diff * solve(diff), axis=(-1, -2))
-    return 0.5 * (trace_term - d + mahalanobis + _log_det(chol_q) - _log_det(chol_p))
+    return 0.5 * (trace_term - d + mahalanobis + cholesky_log_det(chol_q)
+                  - cholesky_log_det(chol_p))
 
 
 def gaussian_entropy(cov: jax.Array) -> jax.Array:
     """Differential entropy 1/2 log|2 pi e cov| (nats), batched over leading axes."""
     d = cov.shape[-1]
-    return 0.5 * (d * jnp.log(2 * jnp.pi * jnp.e) + _log_det(cholesky(cov)))
+    return 0.5 * (d * jnp.log(2 * jnp.pi * jnp.e) + cholesky_log_det(cholesky(cov)))
 
 
 def policy_entropy(policy: LinearGaussianPolicy) -> jax.Array:

@@ -23,6 +23,7 @@ from lqgx.lq.types import (
     QuadraticFinalCost,
     cholesky,
     cholesky_inverse,
+    cholesky_log_det,
     symmetrize,
 )
 
@@ -67,7 +68,7 @@ def negative_log_policy(policy: LinearGaussianPolicy) -> QuadraticCost:
     precision = cholesky_inverse(chol)
     PK = precision @ policy.K
     Pk = jnp.einsum("tij,tj->ti", precision, policy.k)
-    log_det = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+    log_det = cholesky_log_det(chol)
     return QuadraticCost(
         Cxx=symmetrize(jnp.swapaxes(policy.K, -1, -2) @ PK),
         Cuu=precision,

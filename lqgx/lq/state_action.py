@@ -21,7 +21,13 @@ import jax
 import jax.numpy as jnp
 
 from lqgx.lq.divergence import gaussian_kl, policy_kl
-from lqgx.lq.types import LinearGaussianPolicy, QuadraticCost, cholesky, symmetrize
+from lqgx.lq.types import (
+    LinearGaussianPolicy,
+    QuadraticCost,
+    cholesky,
+    cholesky_log_det,
+    symmetrize,
+)
 
 
 def _cho_solve_batched(chol: jax.Array, rhs: jax.Array) -> jax.Array:
@@ -69,7 +75,7 @@ def negative_log_gaussian(mean: jax.Array, cov: jax.Array, action_dim: int) -> Q
     eye = jnp.broadcast_to(jnp.eye(n, dtype=dtype), cov.shape)
     precision = symmetrize(_cho_solve_batched(chol, eye))
     Pm = jnp.einsum("tij,tj->ti", precision, mean)
-    log_det = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+    log_det = cholesky_log_det(chol)
     return QuadraticCost(
         Cxx=precision,
         Cuu=jnp.zeros((T, action_dim, action_dim), dtype),

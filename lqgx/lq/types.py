@@ -151,6 +151,11 @@ def cholesky(cov: jax.Array) -> jax.Array:
     return jnp.linalg.cholesky(symmetrize(cov) + jitter)
 
 
+def cholesky_log_det(chol: jax.Array) -> jax.Array:
+    """log|M| = 2 sum_i log L_ii from M's lower Cholesky factor L (batched over leading axes)."""
+    return 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+
+
 def cholesky_inverse(chol: jax.Array) -> jax.Array:
     """M^-1 from the lower Cholesky factor of M (batched over leading axes), symmetrized."""
     eye = jnp.broadcast_to(jnp.eye(chol.shape[-1], dtype=chol.dtype), chol.shape)

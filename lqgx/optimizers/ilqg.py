@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lqgx._pytree import pytree_dataclass, static_field
+from lqgx._pytree import pytree_dataclass, static_field, tree_select
 from lqgx.linearize import dynamics_jacobians, quadratize
 from lqgx.lq.backward import (
     CONTROL_REGULARIZATION,
@@ -210,8 +210,7 @@ def _line_search(system: System, nominal: _Nominal, solution: RiccatiSolution, o
 
     _, accepted, candidate = jax.lax.while_loop(keep_searching, next_step,
                                                 (jnp.array(0), jnp.array(False), nominal))
-    return accepted, jax.tree_util.tree_map(lambda a, b: jnp.where(accepted, a, b),
-                                            candidate, nominal)
+    return accepted, tree_select(accepted, candidate, nominal)
 
 
 @pytree_dataclass
@@ -238,8 +237,7 @@ def _iterate(system: System, o: ILQGOptions, s: _LoopState) -> _LoopState:
     accepted = accepted & solution.ok & finite
     relative_change = (s.nominal.cost - nominal.cost) / jnp.maximum(jnp.abs(s.nominal.cost),
                                                                      jnp.finfo(dtype).tiny)
-    schedule = jax.tree_util.tree_map(lambda a, b: jnp.where(accepted, a, b),
-                                      _decrease(schedule, o), _increase(schedule, o))
+    schedule = tree_select(accepted, _decrease(schedule, o), _increase(schedule, o))
     # Priority of outcomes: bad derivatives > converged > failed regularization > continue.
     status = jnp.where(
         ~finite, NONFINITE_DERIVATIVES,
@@ -270,7 +268,7 @@ def _final_policy(system: System, nominal: _Nominal, schedule: _Schedule,
     open_loop = LinearGaussianPolicy(
         K=jnp.zeros_like(solution.K), k=nominal.actions,
         cov=jnp.broadcast_to(jnp.eye(m, dtype=nominal.cost.dtype), solution.cov.shape))
-    return jax.tree_util.tree_map(lambda a, b: jnp.where(usable, a, b), closed_loop, open_loop)
+    return tree_select(usable, closed_loop, open_loop)
 
 
 @functools.partial(jax.jit, static_argnames=("options",))

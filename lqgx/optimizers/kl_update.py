@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lqgx._pytree import all_finite, pytree_dataclass, static_field
+from lqgx._pytree import all_finite, pytree_dataclass, static_field, tree_select
 from lqgx.lq.backward import SoftSolution, entropy_floor_temperature, soft_backward_pass
 from lqgx.lq.entropy_floor import soft_backward_pass_entropy_floor
 from lqgx.lq.divergence import gaussian_kl, policy_entropy, policy_kl
@@ -68,6 +68,7 @@ from lqgx.lq.types import (
     QuadraticFinalCost,
     cholesky,
     cholesky_inverse,
+    cholesky_log_det,
     symmetrize,
 )
 from lqgx.optimizers import moment_newton
@@ -299,8 +300,7 @@ def block_descent(form: Formulation, prep: Prepared, alpha, beta, p_mean, p_cov,
         pc_new = symmetrize(pc + gamma * (traj.cov[:T] - pc))
         new = (pm_new, pc_new) + evaluate(pm_new, pc_new)
         accept = new[-1] < res
-        pick = lambda a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(accept, x, y), a, b)  # noqa: E731
-        pm, pc, sol, traj, b, res = pick(new, (pm, pc, sol, traj, b, res))
+        pm, pc, sol, traj, b, res = tree_select(accept, new, (pm, pc, sol, traj, b, res))
         gamma = jnp.where(accept, gamma, 0.5 * gamma)
         return pm, pc, sol, traj, b, res, gamma, it + 1
 
@@ -352,7 +352,7 @@ def _local_step(form: Formulation, eta, ctx: _StepContext):
     K = -jax.scipy.linalg.cho_solve((chol, True), Q.Qux)
     k = -jax.scipy.linalg.cho_solve((chol, True), Q.qu)
     if form.entropy:
-        log_det = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
+        log_det = cholesky_log_det(chol)
         beta = jnp.maximum(0.0, entropy_floor_temperature(log_det, m, ctx.delta) - alpha)
     else:
         beta = jnp.zeros_like(alpha)

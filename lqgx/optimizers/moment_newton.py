@@ -46,6 +46,7 @@ from lqgx.lq.types import (
     QuadraticCost,
     QuadraticFinalCost,
     cholesky_inverse,
+    cholesky_log_det,
     symmetrize,
 )
 
@@ -173,7 +174,7 @@ class _Packing:
 def _logdet(M):
     """log|M| (NaN when M is not positive definite, which the line search rejects)."""
     L = jnp.linalg.cholesky(M)
-    return 2.0 * jnp.sum(jnp.log(jnp.diagonal(L)))
+    return cholesky_log_det(L)
 
 
 def _trace_solve(P, S):
@@ -224,7 +225,7 @@ def _barrier_stage(pk, problem_t, eps, delta, weight, mu, s, w):
 def _inverse_and_log_det(M):
     """(M^-1, log|M|) through one Cholesky factorization (NaN when M is not positive definite)."""
     L = jnp.linalg.cholesky(M)
-    return cholesky_inverse(L), 2.0 * jnp.sum(jnp.log(jnp.diagonal(L)))
+    return cholesky_inverse(L), cholesky_log_det(L)
 
 
 def _covariance_gradient(pk: _Packing, G):

@@ -61,6 +61,7 @@ import mujoco
 import numpy as np
 
 from lqgx._checks import positive_int
+from lqgx._pytree import tree_select
 from lqgx.ddpl.envs.base import global_observation
 from lqgx.systems._mjx import MjxDynamics, import_mjx
 from lqgx.systems.gym_tasks import ANT, EPISODE_STEPS, FRAME_SKIP, HUMANOID_STANDUP, load_model
@@ -395,7 +396,7 @@ class MaMuJoCoEnv:
         t = env_state.t + 1
         done = terminated | (t >= self.max_steps)
         fresh = self._reset_data(key)
-        data = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, after)
+        data = tree_select(done, fresh, after)
         t = jnp.where(done, 0, t).astype(jnp.int32)
         # a non-finite transition would write NaNs into the replay buffer: report it as a
         # terminal step with zero reward and start afresh (Gymnasium terminates it too)
