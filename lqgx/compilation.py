@@ -13,8 +13,8 @@ Where the cache lives, in order:
    ``jax.config.update("jax_compilation_cache_dir", ...)``), which is left as it is;
 3. ``$XDG_CACHE_HOME/lqgx/jax``, by default ``~/.cache/lqgx/jax``.
 
-The library itself never turns the cache on (importing ``lqgx`` changes no JAX setting); the CLI,
-``make demo`` and ``examples/`` call :func:`enable_compilation_cache`. Benchmarks leave it off,
+The library itself never turns the cache on (``import lqgx`` does not); the CLI, ``make demo``
+and ``examples/`` call :func:`enable_compilation_cache`. Benchmarks leave it off,
 because they report compile time. Entries are never evicted: ``rm -rf ~/.cache/lqgx/jax`` clears
 them.
 
