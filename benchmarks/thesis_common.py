@@ -49,6 +49,12 @@ def parse(defaults: dict):
                    help="local model: fitted to the iteration's samples (the thesis's setting, "
                         "§3.4; trials then differ) or autodiff about the mean rollout (nearly "
                         "deterministic: trials differ only in their cost estimates)")
+    p.add_argument("--step-adaptation", action="store_true",
+                   help="adapt eps to predicted vs actual improvement and reject sampled-cost "
+                        "rises above 2x the best so far (lqgx step_adaptation=True; default: "
+                        "the thesis's fixed bounds); outputs get the suffix -adaptive")
+    p.add_argument("--step-bounds", default="0.01,1",
+                   help="with --step-adaptation: low,high bounds on eps's trust factor")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--merge", action="store_true",
                    help="keep the other algorithms' results of an existing JSON with the same "
@@ -65,7 +71,9 @@ def _floats(text: str) -> list[float]:
 def run_algo(system, algo, hyper, args):
     keys = jax.random.split(jax.random.PRNGKey(args.seed), args.trials)
     common = dict(iterations=args.iterations, samples=args.samples, max_outer=args.max_outer,
-                  linearization=args.linearization, initial_std=args.initial_std)
+                  linearization=args.linearization, initial_std=args.initial_std,
+                  step_adaptation=args.step_adaptation,
+                  step_bounds=tuple(_floats(args.step_bounds)))
     if algo == "gps":
         solve = lambda k: lqgx.gps(system, hyper["eps"], key=k, **common)  # noqa: E731
     elif algo == "saps":
@@ -95,10 +103,26 @@ def run_algo(system, algo, hyper, args):
         "kl_mean": np.asarray(res.history["kl"]).mean(0).tolist(),
         "dual_converged_fraction": float(np.mean(np.asarray(res.history["dual_converged"]))),
         "accepted_fraction": float(np.mean(np.asarray(res.history["accepted"]))),
+        "max_accepted_rise": max_accepted_rise(initial, cost,
+                                               np.asarray(res.history["accepted"])),
+        "eps_scale_mean": np.asarray(res.history["eps_scale"]).mean(0).tolist(),
         "final_cost_mean": float(curve[:, -1].mean()),
         "final_cost_std": float(curve[:, -1].std()),
         "wall_s": wall,
     }
+
+
+def max_accepted_rise(initial, cost, accepted) -> float:
+    """Largest ratio, over trials and accepted updates, of an update's sampled cost to the best
+    sampled cost before it (the initial policy's included): the blow-up measure of the outer
+    loop (step adaptation rejects ratios above its max_cost_rise)."""
+    worst = 0.0
+    for best, costs, acc in zip(initial, cost, accepted):
+        for c, a in zip(costs, acc):
+            if a:
+                worst = max(worst, float(c / best))
+                best = min(best, c)
+    return worst
 
 
 def iterations_to_reach(curve, level):
@@ -140,10 +164,13 @@ def main(name: str, defaults: dict):
             "iterations": args.iterations, "samples": args.samples,
             "initial_entropy_per_step": h0, "initial_std": args.initial_std,
             "max_outer": args.max_outer,
-            "linearization": args.linearization,
+            "linearization": args.linearization, "step_adaptation": args.step_adaptation,
+            "step_bounds": _floats(args.step_bounds) if args.step_adaptation else None,
             "note": "costs (minimized); iteration 0 is the initial policy; trials per algorithm "
                     "in results[algo]['trials']"}
     stem = f"{name}-{args.linearization}"
+    if args.step_adaptation:
+        stem += "-adaptive" + ("" if args.step_bounds == "0.01,1" else f"-{args.step_bounds}")
     if args.merge:
         results = {**_mergeable(out / f"{stem}.json", meta), **results}
     if "gps" in results:
@@ -156,7 +183,8 @@ def main(name: str, defaults: dict):
     for algo, r in results.items():
         print(f"{algo}: final {r['final_cost_mean']:.4g} ± {r['final_cost_std']:.3g}; "
               f"iterations to GPS final: {r.get('iterations_to_gps_final')}; "
-              f"max KL step {max(r['kl_max']):.3g}; hyper {r['hyper']}")
+              f"max KL step {max(r['kl_max']):.3g}; largest accepted rise over the best so "
+              f"far {r['max_accepted_rise']:.3g}x; hyper {r['hyper']}")
 
 
 def _mergeable(path: pathlib.Path, meta: dict) -> dict:
@@ -164,7 +192,8 @@ def _mergeable(path: pathlib.Path, meta: dict) -> dict:
     if not path.exists():
         return {}
     old = json.loads(path.read_text())
-    keys = ("system", "horizon", "iterations", "samples", "linearization", "initial_std")
+    keys = ("system", "horizon", "iterations", "samples", "linearization", "initial_std",
+            "step_adaptation", "step_bounds")
     differ = {k: (old["meta"].get(k), meta[k]) for k in keys if old["meta"].get(k) != meta[k]}
     if differ:
         raise SystemExit(f"--merge: {path} has a different setup (old, new): {differ}")

@@ -183,6 +183,9 @@ _EPS_HELP = ("policy step bound: a number for every policy-search algorithm, or 
              + " (GPS bounds the policy KL, SAPS/ESAPS the state-action KL)")
 _DELTA_HELP = (f"ESAPS entropy bound delta, thesis eq. 5.1d (entropy >= -delta); default: "
                f"{ENTROPY_DROP:g} nats below the initial policy's entropy")
+_STEP_HELP = ("policy search: adapt eps's trust factor to predicted vs actual improvement and "
+              "reject updates whose sampled cost doubles, or keep the thesis's fixed eps "
+              "(default)")
 
 
 def _quiet_import_jax():
@@ -206,11 +209,12 @@ def _default_delta(lqgx, system) -> float:
 
 
 def _solve_trials(lqgx, system, algo: str, trials: int, seed: int, iterations: int,
-                  eps: Optional[float], delta: Optional[float], samples: Optional[int]):
+                  eps: Optional[float], delta: Optional[float], samples: Optional[int],
+                  step_adaptation: bool = False):
     """Run ``algo`` on ``trials`` independent trials with ``vmap``; returns a batched Result.
 
     ``eps`` is the policy-search step bound and ``delta`` the ESAPS entropy bound (both
-    resolved by the caller; unused by the trajectory optimizers).
+    resolved by the caller; unused by the trajectory optimizers, as ``step_adaptation``).
     """
     import jax
     import jax.numpy as jnp
@@ -221,7 +225,7 @@ def _solve_trials(lqgx, system, algo: str, trials: int, seed: int, iterations: i
         chol = jnp.linalg.cholesky(system.x0_cov + 1e-12 * jnp.eye(system.state_dim))
         x0s = system.x0 + jax.random.normal(key, (trials, system.state_dim)) @ chol.T
         return lqgx.solve_batch(solver, system, x0s, iterations=iterations)
-    kwargs = {"iterations": iterations}
+    kwargs = {"iterations": iterations, "step_adaptation": step_adaptation}
     if samples is not None:
         kwargs["samples"] = samples
     args = (eps, delta) if algo == "esaps" else (eps,)
@@ -258,6 +262,8 @@ def solve(system: str,
           delta: Optional[float] = typer.Option(None, help=_DELTA_HELP),
           iterations: int = typer.Option(50, min=1),
           samples: Optional[int] = typer.Option(None, min=1, help="rollouts per iteration"),
+          step_adaptation: bool = typer.Option(False, "--step-adaptation/--fixed-eps",
+                                               help=_STEP_HELP),
           trials: int = typer.Option(1, min=1),
           seed: int = typer.Option(0),
           out: pathlib.Path = typer.Option(pathlib.Path("results/solve"))):
@@ -285,11 +291,10 @@ def solve(system: str,
     out.mkdir(parents=True, exist_ok=True)
     typer.echo(f"{algo} on {system}: compiling and running {trials} trial(s) x {iterations} "
                "iterations ...")
-    start = time.perf_counter()
     with CompileClock() as compile_clock:
-        result = _solve_trials(lqgx, plant, algo, trials, seed, iterations, eps, delta, samples)
-        jax.block_until_ready(result)
-    wall = time.perf_counter() - start
+        result = jax.block_until_ready(_solve_trials(
+            lqgx, plant, algo, trials, seed, iterations, eps, delta, samples, step_adaptation))
+    wall = compile_clock.wall
     cost_mean, cost_std = _history_stats(result, "cost")
     kl_mean, _ = _history_stats(result, "kl")
     final_costs = np.asarray(result.cost, dtype=float).ravel()
@@ -298,6 +303,8 @@ def solve(system: str,
               "final_cost": float(final_costs.mean()),
               "converged": bool(np.all(np.asarray(result.converged))), "wall_s": wall,
               "compile_s": compile_clock.seconds}
+    if algo in POLICY_SEARCH:
+        report["step_adaptation"] = step_adaptation
     (out / "result.json").write_text(json.dumps(report, indent=2))
     np.savez(out / "policy.npz", K=np.asarray(result.policy.K)[0],
              k=np.asarray(result.policy.k)[0], cov=np.asarray(result.policy.cov)[0],
@@ -320,6 +327,8 @@ def compare(system: str,
             eps: Optional[str] = typer.Option(None, help=_EPS_HELP),
             delta: Optional[float] = typer.Option(None, help=_DELTA_HELP),
             samples: Optional[int] = typer.Option(None, min=1, help="rollouts per iteration"),
+            step_adaptation: bool = typer.Option(False, "--step-adaptation/--fixed-eps",
+                                                 help=_STEP_HELP),
             seed: int = typer.Option(0),
             out: pathlib.Path = typer.Option(pathlib.Path("results/compare"))):
     """Compare algorithms on SYSTEM; writes compare.json and compare.png."""
@@ -342,18 +351,19 @@ def compare(system: str,
     results, report = {}, {}
     for algo in names:
         typer.echo(f"{algo}: compiling and running {trials} trial(s) x {iterations} iterations ...")
-        start = time.perf_counter()
         with CompileClock() as compile_clock:
-            result = _solve_trials(lqgx, plant, algo, trials, seed, iterations, bounds.get(algo),
-                                   delta, samples)
-            jax.block_until_ready(result)
-        wall = time.perf_counter() - start
+            result = jax.block_until_ready(_solve_trials(
+                lqgx, plant, algo, trials, seed, iterations, bounds.get(algo), delta, samples,
+                step_adaptation))
+        wall = compile_clock.wall
         results[algo] = result
         cost_mean, cost_std = _history_stats(result, "cost")
         kl = np.asarray(result.history.get("kl", np.zeros((1, 0))), dtype=float)
         report[algo] = {"cost_mean": cost_mean, "cost_std": cost_std,
                         "kl_max": np.nanmax(kl.reshape(-1, kl.shape[-1]), 0).tolist()
                         if kl.size else [], "wall_s": wall, "compile_s": compile_clock.seconds}
+        if algo in POLICY_SEARCH:
+            report[algo]["step_adaptation"] = step_adaptation
         typer.echo(f"{algo}: final mean cost {cost_mean[-1]:.4g} ({wall:.1f} s of which compile "
                    f"{compile_clock.seconds:.1f} s)")
     (out / "compare.json").write_text(json.dumps(report, indent=2))

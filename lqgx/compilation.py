@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import time
 import warnings
 
 import jax
@@ -84,16 +85,18 @@ class CompileClock:
     """Seconds of a ``with`` block's wall time that JAX spent tracing, lowering and compiling.
 
         with CompileClock() as clock:
-            result = lqgx.gps(system, 0.1)
-        clock.seconds          # compile part; the rest of the block's time is running
+            result = jax.block_until_ready(lqgx.gps(system, 0.1))
+        clock.wall             # the block's wall time
+        clock.seconds          # its compile part; the rest is running
 
     A function jitted inside another is traced inside the outer trace: the event spans overlap, and
-    they are merged so that every second counts once. Only this thread's JAX calls are timed
-    correctly (the listener is process-wide).
+    they are merged so that every second counts once. The listener is process-wide: compiles
+    that other threads run during the block count too.
     """
 
     def __init__(self):
         self._spans: list[tuple[float, float]] = []
+        self._start = self._end = None
 
     def _record(self, event: str, start_time: float, end_time: float, **_) -> None:
         if event in COMPILE_EVENTS:
@@ -102,10 +105,19 @@ class CompileClock:
     def __enter__(self) -> "CompileClock":
         self._spans.clear()
         jax.monitoring.register_event_time_span_listener(self._record)
+        self._start, self._end = time.perf_counter(), None
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._end = time.perf_counter()
         jax.monitoring.unregister_event_time_span_listener(self._record)
+
+    @property
+    def wall(self) -> float:
+        """Wall time of the block (so far, while inside it)."""
+        if self._start is None:
+            return 0.0
+        return (self._end if self._end is not None else time.perf_counter()) - self._start
 
     @property
     def seconds(self) -> float:

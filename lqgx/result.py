@@ -18,8 +18,9 @@ STATUS_MESSAGES: dict[int, str] = {
     0: "converged: relative cost change below tol",
     1: "converged: update step below tol",
     2: "finished the requested number of iterations",
-    3: "finished the requested number of iterations; some non-finite updates were rejected and "
-       "retried with a smaller step bound",
+    3: "finished the requested number of iterations; some updates were rejected (non-finite, or "
+       "a sampled cost above max_cost_rise times the best so far) and retried with a smaller "
+       "step bound",
     100: "iteration limit reached before convergence",
     101: "regularization exceeded its maximum: no descent step found",
     102: "non-finite derivatives along the nominal trajectory",

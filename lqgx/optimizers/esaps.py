@@ -65,7 +65,8 @@ def esaps(system: System, eps, delta=None, *, entropy_drop=None, iterations: int
         (nats; scalar or ``[T]``, finite).
     entropy_drop: a floor relative to the current policy (§5.1: "maintain ... the entropy of the
         last policy"): each update may lower every step's entropy by at most this many nats.
-        With both, the higher floor holds.
+        With both, the higher floor holds. Under step adaptation (the default) the drop is
+        scaled by the same trust factor as eps.
 
     History adds ``entropy`` (min_t) and ``beta`` ``[iterations, T]``."""
     if delta is None and entropy_drop is None:

@@ -73,13 +73,19 @@ def gps(system: System, eps, *, iterations: int = 25, samples: int = 25, policy=
             feedback, std 1/4 of the action range, or 1 if unbounded).
         key: PRNG key (default ``PRNGKey(0)``); ``jax.vmap`` over keys runs trials in one call.
         linearization: ``"autodiff"`` or ``"samples"``.
-        **options: ``initial_std``, ``min_noise``, ``method``, ``multiplier``, ``rtol``,
-            ``max_outer``, ``alpha_min``, ``alpha_max``, ``dual_rtol``, ``dual_max_iter``.
+        **options: ``initial_std``, ``min_noise``, ``step_adaptation`` (default False: the
+            thesis's fixed eps; True: the trust region on eps follows predicted vs actual
+            improvement, and updates whose sampled cost rises above ``max_cost_rise`` (2) times
+            the best so far are rejected), ``step_bounds`` (bounds on eps's factor, (0.01, 1)),
+            ``method``, ``multiplier``, ``rtol``, ``max_outer``, ``alpha_min``, ``alpha_max``,
+            ``dual_rtol``, ``dual_max_iter``.
 
     Returns:
         ``Result``; history: ``cost`` (sample estimate after each update), ``cost_model``,
         ``cost_sampled`` (before each update), ``kl`` (max_t policy KL of each step), ``alpha``
-        ``[iterations, T]``, ``dual``, ``dual_converged``, ``dual_iterations``, ``accepted``.
+        ``[iterations, T]``, ``dual``, ``dual_converged``, ``dual_iterations``, ``accepted``,
+        ``eps_scale``, ``eps`` (the bound used), ``predicted_improvement`` and
+        ``actual_improvement`` (of the local models; ``lqgx.optimizers.policy_search``, item 5).
     """
     return run(GPS, system, eps, None, iterations=iterations, samples=samples, policy=policy,
                key=key, linearization=linearization, **options)

@@ -180,6 +180,12 @@ class UpdateResult:
     form), ``expected_cost`` (model-predicted), ``converged`` (bounds met with complementary
     slackness to ``rtol``), ``ok`` (all passes finite and every Q_uu positive definite),
     ``iterations`` (outer passes).
+
+    A failed update (``ok`` False, e.g. a local model so unstable that its Riccati pass
+    overflows) returns the prior q unchanged: ``policy`` q, ``trajectory`` and ``expected_cost``
+    q's under the model, ``kl`` and ``kl_state_action`` 0, ``entropy`` q's, multipliers where
+    finite (else 0). Only ``dual``, and q's marginals if the model overflows even those, can be
+    non-finite.
     """
 
     policy: LinearGaussianPolicy
@@ -591,10 +597,17 @@ def _result(form, prep, sol, traj, alpha, beta, eps, delta, converged, iteration
 
 
 def _update_result(prep, policy, traj, alpha, beta, converged, iterations, ok, dual):
+    """The ``UpdateResult``; a failed update (not ``ok``) returns q unchanged (see there)."""
     kl, kl_sa, entropy = constraint_values(prep, policy, traj)
     pb = prep.problem
-    cost = jnp.sum(expected_cost(pb.cost, pb.final, traj))
     ok = ok & all_finite((policy, traj, kl_sa))
+    # On a failure the caller gets q, its marginals and its own bound values: KL(q || q) = 0.
+    zeros = jnp.zeros_like(kl)
+    kl, kl_sa, entropy = tree_select(ok, (kl, kl_sa, entropy),
+                                     (zeros, zeros, policy_entropy(pb.prior)))
+    policy, traj = tree_select(ok, (policy, traj), (pb.prior, prep.prior_states))
+    alpha, beta = (jnp.where(jnp.isfinite(a), a, 0.0) for a in (alpha, beta))
+    cost = jnp.sum(expected_cost(pb.cost, pb.final, traj))
     return UpdateResult(policy=policy, trajectory=traj, alpha=alpha, beta=beta, kl=kl,
                         kl_state_action=kl_sa, entropy=entropy, dual=dual,
                         expected_cost=cost, converged=converged & ok, ok=ok,

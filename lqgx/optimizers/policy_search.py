@@ -18,10 +18,33 @@ Iteration i (thesis §1 / §3.4, "linearize, then optimize"):
    when the new policy's noise-free rollout or any of its ``samples`` rollouts on the *true*
    system is non-finite (a finite but extreme update of the local model can blow a simulator
    up). Those rollouts, drawn right after the update, are the next iteration's samples and
-   linearization point, so the check costs no extra rollouts. After a
-   rejection s halves, so the next (re-sampled) update is more conservative; after an acceptance
-   it doubles back toward 1. History: ``accepted``, ``eps_scale``. Status 3 when some updates
-   were rejected, 104 (not converged) when the last one was.
+   linearization point, so the check costs no extra rollouts. With step adaptation (below) an
+   update is also rejected when its sampled cost exceeds the best accepted sampled cost so far
+   by more than the factor ``max_cost_rise`` (best + (max_cost_rise - 1) |best|). After a
+   rejection s halves (at least), so the next (re-sampled) update is more conservative.
+   Status 3 when some updates were rejected, 104 when the last update was non-finite;
+5. step adaptation (opt-in, ``step_adaptation=True``; the rule of MDGPS, Montgomery & Levine
+   2016, and of cbfinn/gps ``_update_step_size``, which the thesis does not use): the trust
+   factor s on eps (and on ESAPS's ``entropy_drop``) follows the ratio of the improvement the
+   local model predicted to the one it got. With J_i(pi) the expected cost of pi under the local
+   model about pi_i (closed form),
+
+       predicted = J_i(pi_i) - J_i(pi_{i+1}),     actual = J_i(pi_i) - J_{i+1}(pi_{i+1}),
+
+   (J_{i+1} is the next iteration's own model, so the comparison is made there, before its
+   update, at no extra linearization), and the factor becomes
+   s * clip(predicted / (2 max(predicted - actual, tiny)), 0.1, 5), clipped to ``step_bounds``:
+   if the cost were exactly quadratic in the step with the model's slope, this is the step that
+   maximizes the actual improvement. A predicted improvement below rounding (converged) leaves s
+   unchanged; a rejection by cost multiplies it by 0.1 (the rule's lower clip: a doubled sampled
+   cost is a large negative actual improvement), a non-finite update halves it (neither below
+   the lower bound). With ``step_adaptation=False``
+   (the default) eps is the thesis's fixed bound: s only halves after a (non-finite) rejection
+   and doubles back toward 1 after an acceptance. Adaptation is not the default because on the
+   quad pendulum it trades the fixed bound's mid-run blow-ups for slower progress
+   (docs/step-adaptation.md). History: ``accepted``, ``eps_scale``, ``eps`` (the bound used), ``predicted_improvement``,
+   ``actual_improvement`` (NaN for rejected updates, whose policy never got a model, and for the
+   last update). The ``cost`` history stays the sampled one.
 
 The whole loop is one jitted ``lax.scan``; ``jax.vmap`` over keys runs independent trials.
 Costs are minimized (the thesis reports reward = -cost).
@@ -35,10 +58,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lqgx._pytree import all_finite, pytree_dataclass, static_field
+from lqgx._pytree import all_finite, pytree_dataclass, static_field, tree_select
 from lqgx.linearize import linearize, quadratize
 from lqgx.lq.divergence import policy_entropy
-from lqgx.lq.quadratic import shift_cost, shift_final_cost
+from lqgx.lq.forward import propagate
+from lqgx.lq.quadratic import expected_cost, shift_cost, shift_final_cost
 from lqgx.lq.types import LinearDynamics, LinearGaussianPolicy
 from lqgx.optimizers.kl_update import Formulation, LocalProblem, UpdateOptions, constrained_update
 from lqgx.result import Result
@@ -53,7 +77,8 @@ LINEARIZATIONS = ("autodiff", "samples")
 class SearchOptions:
     """Outer-loop settings (static). ``initial_std``: standard deviation of the default initial
     policy (None: 1/4 of the action range when bounded, else 1). ``min_noise``: variance added to
-    the model's process noise."""
+    the model's process noise. ``step_adaptation``, ``step_bounds`` (low, high bounds on the trust
+    factor s) and ``max_cost_rise``: module docstring, items 4-5."""
 
     iterations: int = static_field(default=25)
     samples: int = static_field(default=25)
@@ -61,6 +86,9 @@ class SearchOptions:
     initial_std: float | None = static_field(default=None)
     min_noise: float = static_field(default=1e-6)
     update: UpdateOptions = static_field(default=UpdateOptions())
+    step_adaptation: bool = static_field(default=False)
+    step_bounds: tuple[float, float] = static_field(default=(1e-2, 1.0))
+    max_cost_rise: float = static_field(default=2.0)
 
 
 def default_policy(system: System, initial_std: float | None = None) -> LinearGaussianPolicy:
@@ -121,14 +149,22 @@ def _local_problem(system: System, policy: LinearGaussianPolicy, evaluation: Eva
 
 @pytree_dataclass
 class _SearchState:
-    """Carry of the outer loop: the current policy, its evaluation on the true system, the last
-    multipliers (warm start), the trust factor on eps and whether any update was rejected."""
+    """Carry of the outer loop: the current policy and its evaluation on the true system, the last
+    multipliers (warm start), the trust factor on eps, the best accepted sampled cost, whether
+    any update was rejected and whether the last one was non-finite, and for step adaptation the
+    last update's pending comparison: ``pending`` (it was accepted), the model cost
+    J_{i-1}(pi_{i-1}) before it and its predicted improvement."""
 
     policy: LinearGaussianPolicy
     evaluation: Evaluation
     log_alpha: jax.Array
     eps_scale: jax.Array
+    best_cost: jax.Array
     rejected: jax.Array
+    nonfinite: jax.Array
+    pending: jax.Array
+    model_cost_before: jax.Array
+    predicted: jax.Array
 
 
 def entropy_bound(delta, entropy_drop, policy: LinearGaussianPolicy):
@@ -140,29 +176,73 @@ def entropy_bound(delta, entropy_drop, policy: LinearGaussianPolicy):
     return relative if delta is None else jnp.minimum(delta, relative)
 
 
+def model_cost(problem: LocalProblem, policy: LinearGaussianPolicy) -> jax.Array:
+    """Expected total cost of ``policy`` under the local model ``problem`` (closed form)."""
+    traj = propagate(problem.dynamics, policy, problem.x0_mean, problem.x0_cov)
+    return jnp.sum(expected_cost(problem.cost, problem.final, traj))
+
+
+def step_multiplier(predicted, actual, reference):
+    """Factor on the trust region from the predicted and the actual improvement (module
+    docstring, item 5); 1 when the prediction is below rounding. ``reference``: a cost that sets
+    the rounding scale."""
+    tiny = 1e-6 * (1.0 + jnp.abs(reference))
+    ratio = predicted / (2.0 * jnp.maximum(predicted - actual, tiny))
+    return jnp.where(predicted > tiny, jnp.clip(ratio, 0.1, 5.0), 1.0)
+
+
 @functools.partial(jax.jit, static_argnames=("form", "options"))
 def _search(form: Formulation, system: System, eps, delta, entropy_drop, key,
             policy: LinearGaussianPolicy, options: SearchOptions) -> Result:
     T = system.horizon
     dtype = system.x0.dtype
+    adapt = options.step_adaptation
+    low, high = options.step_bounds
+    nan = jnp.full((), jnp.nan, dtype)
 
     def iteration(carry: _SearchState, key):
-        policy, evaluation, eps_scale = carry.policy, carry.evaluation, carry.eps_scale
+        policy, evaluation = carry.policy, carry.evaluation
         problem = _local_problem(system, policy, evaluation, options)
+        cost_before = model_cost(problem, policy)
+        # The last update's actual improvement needs this model (about its policy): compare it
+        # now, before this update's bound is set (the last update's row gets it after the scan).
+        actual_last = jnp.where(carry.pending, carry.model_cost_before - cost_before, nan)
+        eps_scale = carry.eps_scale
+        if adapt:
+            multiplier = step_multiplier(carry.predicted, actual_last, carry.model_cost_before)
+            eps_scale = jnp.where(carry.pending, jnp.clip(eps_scale * multiplier, low, high),
+                                  eps_scale)
+        drop = entropy_drop if entropy_drop is None or not adapt else eps_scale * entropy_drop
         upd = constrained_update(form, problem, eps_scale * eps,
-                                 entropy_bound(delta, entropy_drop, policy),
+                                 entropy_bound(delta, drop, policy),
                                  log_alpha_init=carry.log_alpha, options=options.update)
         # The new policy is evaluated now: its rollouts test the update on the true system and,
         # if it is accepted, are the next iteration's samples and linearization point.
         new_evaluation = evaluate(system, upd.policy, key, options.samples)
-        accept = upd.ok & all_finite(new_evaluation)
-        keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
-            lambda a, b: jnp.where(accept, a, b), new, old)
+        finite = upd.ok & all_finite(new_evaluation)
+        sampled = jnp.mean(new_evaluation.rollouts.costs)
+        if adapt:
+            accept = finite
+            if np.isfinite(options.max_cost_rise):
+                rise = (options.max_cost_rise - 1.0) * jnp.abs(carry.best_cost)
+                accept = accept & (sampled <= carry.best_cost + rise)
+            # a doubled sampled cost is the rule's worst case (its 0.1 clip); non-finite: halve
+            rejected_scale = jnp.maximum(jnp.where(finite, 0.1, 0.5) * eps_scale, low)
+            next_scale = jnp.where(accept, eps_scale, rejected_scale)  # accepted: set next time
+        else:
+            accept = finite
+            next_scale = jnp.where(accept, jnp.minimum(1.0, 2.0 * eps_scale), 0.5 * eps_scale)
+        predicted = cost_before - upd.expected_cost
         next_state = _SearchState(
-            policy=keep(upd.policy, policy), evaluation=keep(new_evaluation, evaluation),
+            policy=tree_select(accept, upd.policy, policy),
+            evaluation=tree_select(accept, new_evaluation, evaluation),
             log_alpha=jnp.where(accept, jnp.log(upd.alpha), carry.log_alpha),
-            eps_scale=jnp.where(accept, jnp.minimum(1.0, 2.0 * eps_scale), 0.5 * eps_scale),
-            rejected=carry.rejected | ~accept)
+            eps_scale=next_scale, best_cost=jnp.where(accept, jnp.minimum(carry.best_cost,
+                                                                          sampled),
+                                                      carry.best_cost),
+            rejected=carry.rejected | ~accept, nonfinite=~finite, pending=accept,
+            model_cost_before=cost_before,
+            predicted=predicted)
         row = {
             "cost": jnp.mean(next_state.evaluation.rollouts.costs),  # policy after this update
             "cost_sampled": jnp.mean(evaluation.rollouts.costs),     # policy *before* it
@@ -177,25 +257,34 @@ def _search(form: Formulation, system: System, eps, delta, entropy_drop, key,
             "dual_iterations": upd.iterations,
             "accepted": accept,
             "eps_scale": eps_scale,
+            "eps": eps_scale * eps,
+            "predicted_improvement": predicted,
+            "actual_improvement_of_last": actual_last,
         }
         return next_state, row
 
     keys = jax.random.split(key, options.iterations + 1)
-    init = _SearchState(policy=policy, evaluation=evaluate(system, policy, keys[0],
-                                                           options.samples),
-                        log_alpha=jnp.zeros((T,), dtype), eps_scale=jnp.ones((), dtype),
-                        rejected=jnp.array(False))
+    evaluation = evaluate(system, policy, keys[0], options.samples)
+    init = _SearchState(policy=policy, evaluation=evaluation, log_alpha=jnp.zeros((T,), dtype),
+                        eps_scale=jnp.ones((), dtype),
+                        best_cost=jnp.mean(evaluation.rollouts.costs), rejected=jnp.array(False),
+                        nonfinite=jnp.array(False), pending=jnp.array(False),
+                        model_cost_before=nan, predicted=nan)
     last, rows = jax.lax.scan(iteration, init, keys[1:])
     policy, rejected = last.policy, last.rejected
     final_cost = jnp.mean(last.evaluation.rollouts.costs)
     history = dict(rows)
+    # update i's actual improvement was measured in iteration i + 1 (NaN for rejected updates,
+    # whose policy never got a model, and for the last one)
+    history["actual_improvement"] = jnp.concatenate(
+        [history.pop("actual_improvement_of_last")[1:], nan[None]])
     if not form.state_action:
         history.pop("kl_state_action")
     if not form.entropy:
         history.pop("entropy")
         history.pop("beta")
     states, actions = last.evaluation.states, last.evaluation.actions
-    status = jnp.where(~rows["accepted"][-1], NONFINITE_UPDATE,
+    status = jnp.where(last.nonfinite, NONFINITE_UPDATE,
                        jnp.where(rejected, FINISHED_WITH_REJECTIONS, FINISHED))
     return Result(states=states, actions=actions, policy=policy, cost=final_cost,
                   history=history, converged=status < 100,
@@ -222,9 +311,28 @@ def check_bound(value, name: str, *, positive: bool):
     return arr
 
 
+def check_step_options(step_adaptation, step_bounds, max_cost_rise) -> tuple[float, float]:
+    """Validate the step-adaptation keywords; returns ``step_bounds`` as two floats."""
+    if not isinstance(step_adaptation, (bool, np.bool_)):
+        raise TypeError(f"step_adaptation must be True or False, got {step_adaptation!r}")
+    try:
+        low, high = (float(b) for b in step_bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"step_bounds must be two numbers (low, high), got {step_bounds!r}"
+                         ) from None
+    if not 0 < low <= 1 <= high < np.inf:
+        raise ValueError(f"step_bounds must satisfy 0 < low <= 1 <= high < inf, "
+                         f"got {step_bounds!r}")
+    if isinstance(max_cost_rise, bool) or not max_cost_rise >= 1:
+        raise ValueError(f"max_cost_rise must be a number >= 1 (inf: never reject by cost), "
+                         f"got {max_cost_rise!r}")
+    return low, high
+
+
 def run(form: Formulation, system: System, eps, delta, *, iterations: int, samples: int,
         policy, key, linearization: str, initial_std=None, min_noise: float = 1e-6,
-        entropy_drop=None, **update_options) -> Result:
+        entropy_drop=None, step_adaptation: bool = False, step_bounds=(1e-2, 1.0),
+        max_cost_rise: float = 2.0, **update_options) -> Result:
     """Validate arguments, build the options, run the jitted search (see the algorithm modules)."""
     if not isinstance(system, System):
         raise TypeError(f"system must be an lqgx.System, got {type(system).__name__}")
@@ -239,6 +347,7 @@ def run(form: Formulation, system: System, eps, delta, *, iterations: int, sampl
         raise ValueError(f"min_noise must be >= 0, got {min_noise!r}")
     if initial_std is not None and not initial_std > 0:
         raise ValueError(f"initial_std must be > 0, got {initial_std!r}")
+    step_bounds = check_step_options(step_adaptation, step_bounds, max_cost_rise)
     dtype = system.x0.dtype
     eps = check_bound(eps, "eps", positive=True).astype(dtype)
     T = system.horizon
@@ -272,7 +381,9 @@ def run(form: Formulation, system: System, eps, delta, *, iterations: int, sampl
     update = UpdateOptions(dual=dual, **update_options).validate()
     options = SearchOptions(iterations=int(iterations), samples=int(samples),
                             linearization=linearization, initial_std=initial_std,
-                            min_noise=float(min_noise), update=update)
+                            min_noise=float(min_noise), update=update,
+                            step_adaptation=step_adaptation, step_bounds=step_bounds,
+                            max_cost_rise=float(max_cost_rise))
     return _search(form, system, eps, delta, entropy_drop, key, policy, options).trimmed()
 
 
