@@ -59,7 +59,10 @@ def test_autodiff_and_centered_fd_jacobians_agree_to_1e_8(name):
     fd = lqgx.linearize(system, states, actions, method="fd")
     np.testing.assert_allclose(linear.A, fd.A, rtol=0, atol=1e-8)
     np.testing.assert_allclose(linear.B, fd.B, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(linear.c, fd.c, rtol=0, atol=1e-8)
+    # c = f - A x - B u inherits the Jacobians' FD error times |x|, |u| (an entry of 4.4 missed
+    # 1e-8 by 4 % on CI's machine), so its tolerance is 1e-8 at that scale
+    scale = 1.0 + np.abs(np.asarray(states[:-1])).sum(-1) + np.abs(np.asarray(actions)).sum(-1)
+    assert np.all(np.abs(np.asarray(linear.c) - np.asarray(fd.c)) <= 1e-8 * scale[:, None])
     assert linear.cov.shape == (T, system.state_dim, system.state_dim)
 
 
