@@ -20,7 +20,7 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 import lqgx  # noqa: E402
-from lqgx.optimizers.policy_search import default_policy  # noqa: E402
+from lqgx.optimizers.policy_search import accepted_rises, default_policy  # noqa: E402
 
 
 def parse(defaults: dict):
@@ -49,6 +49,13 @@ def parse(defaults: dict):
                    help="local model: fitted to the iteration's samples (the thesis's setting, "
                         "§3.4; trials then differ) or autodiff about the mean rollout (nearly "
                         "deterministic: trials differ only in their cost estimates)")
+    p.add_argument("--dynamics-prior", choices=["gaussian", "gmm"], default="gaussian",
+                   help="with --linearization samples: the fit's prior, the single Gaussian of "
+                        "the iteration's samples or a Gaussian mixture over the last rollouts "
+                        "(lqgx dynamics_prior); gmm outputs get the suffix -gmm")
+    p.add_argument("--prior-strength", type=float, default=None,
+                   help="with --linearization samples: the prior's pseudo-count per step "
+                        "(default lqgx's: 1 for gaussian, 10 for gmm)")
     p.add_argument("--step-adaptation", action="store_true",
                    help="adapt eps to predicted vs actual improvement and reject sampled-cost "
                         "rises above 2x the best so far (lqgx step_adaptation=True; default: "
@@ -74,6 +81,8 @@ def run_algo(system, algo, hyper, args):
                   linearization=args.linearization, initial_std=args.initial_std,
                   step_adaptation=args.step_adaptation,
                   step_bounds=tuple(_floats(args.step_bounds)))
+    if args.linearization == "samples":
+        common.update(dynamics_prior=args.dynamics_prior, prior_strength=args.prior_strength)
     if algo == "gps":
         solve = lambda k: lqgx.gps(system, hyper["eps"], key=k, **common)  # noqa: E731
     elif algo == "saps":
@@ -113,16 +122,10 @@ def run_algo(system, algo, hyper, args):
 
 
 def max_accepted_rise(initial, cost, accepted) -> float:
-    """Largest ratio, over trials and accepted updates, of an update's sampled cost to the best
-    sampled cost before it (the initial policy's included): the blow-up measure of the outer
-    loop (step adaptation rejects ratios above its max_cost_rise)."""
-    worst = 0.0
-    for best, costs, acc in zip(initial, cost, accepted):
-        for c, a in zip(costs, acc):
-            if a:
-                worst = max(worst, float(c / best))
-                best = min(best, c)
-    return worst
+    """Largest ``accepted_rises`` ratio over trials (0 if no update was accepted): the blow-up
+    measure of the outer loop (step adaptation rejects ratios above its max_cost_rise)."""
+    rises = [accepted_rises(i, c, a) for i, c, a in zip(initial, cost, accepted)]
+    return max((float(r.max()) for r in rises if r.size), default=0.0)
 
 
 def iterations_to_reach(curve, level):
@@ -165,10 +168,16 @@ def main(name: str, defaults: dict):
             "initial_entropy_per_step": h0, "initial_std": args.initial_std,
             "max_outer": args.max_outer,
             "linearization": args.linearization, "step_adaptation": args.step_adaptation,
+            "dynamics_prior": args.dynamics_prior if args.linearization == "samples" else None,
+            "prior_strength": args.prior_strength if args.linearization == "samples" else None,
             "step_bounds": _floats(args.step_bounds) if args.step_adaptation else None,
             "note": "costs (minimized); iteration 0 is the initial policy; trials per algorithm "
                     "in results[algo]['trials']"}
     stem = f"{name}-{args.linearization}"
+    if args.linearization == "samples" and args.dynamics_prior == "gmm":
+        stem += "-gmm"
+    if args.linearization == "samples" and args.prior_strength is not None:
+        stem += f"-strength{args.prior_strength:g}"
     if args.step_adaptation:
         stem += "-adaptive" + ("" if args.step_bounds == "0.01,1" else f"-{args.step_bounds}")
     if args.merge:
@@ -193,7 +202,7 @@ def _mergeable(path: pathlib.Path, meta: dict) -> dict:
         return {}
     old = json.loads(path.read_text())
     keys = ("system", "horizon", "iterations", "samples", "linearization", "initial_std",
-            "step_adaptation", "step_bounds")
+            "step_adaptation", "step_bounds", "dynamics_prior", "prior_strength")
     differ = {k: (old["meta"].get(k), meta[k]) for k in keys if old["meta"].get(k) != meta[k]}
     if differ:
         raise SystemExit(f"--merge: {path} has a different setup (old, new): {differ}")

@@ -77,6 +77,9 @@ def gps(system: System, eps, *, iterations: int = 25, samples: int = 25, policy=
             thesis's fixed eps; True: the trust region on eps follows predicted vs actual
             improvement, and updates whose sampled cost rises above ``max_cost_rise`` (2) times
             the best so far are rejected), ``step_bounds`` (bounds on eps's factor, (0.01, 1)),
+            with ``"samples"``: ``dynamics_prior`` (``"gaussian"`` or ``"gmm"``),
+            ``prior_strength`` (default 1 / 10), ``prior_buffer`` (rollouts the mixture is
+            fitted on, 20), ``prior_em_iterations`` (30),
             ``method``, ``multiplier``, ``rtol``, ``max_outer``, ``alpha_min``, ``alpha_max``,
             ``dual_rtol``, ``dual_max_iter``.
 

@@ -163,3 +163,47 @@ def test_update_that_blows_up_the_true_system_is_rejected_and_retried_smaller():
         assert "rejected" in res.message
     else:
         assert int(res.status) == 104 and not bool(res.converged)
+
+
+def test_sample_fitted_dynamics_with_the_mixture_prior_improve_the_cost():
+    system = pendulum()
+    res = lqgx.gps(system, 0.5, iterations=4, samples=6, linearization="samples",
+                   dynamics_prior="gmm", prior_buffer=10, prior_em_iterations=10,
+                   key=jax.random.PRNGKey(2))
+    assert bool(res.converged) and int(res.status) == 2
+    cost = np.asarray(res.history["cost"])
+    assert np.all(np.isfinite(cost)) and np.all(np.isfinite(np.asarray(res.policy.K)))
+    assert cost[-1] < np.asarray(res.history["cost_sampled"])[0]
+    np.testing.assert_allclose(np.asarray(res.history["kl"]), 0.5, rtol=1e-3)
+
+
+def test_sample_buffer_is_a_ring_of_the_last_rollouts():
+    from lqgx.optimizers.policy_search import SampleBuffer
+    from lqgx.rollout import Rollouts
+
+    system = pendulum(T=3)
+    buffer = SampleBuffer.empty(system, 5)
+
+    def batch(first, count):
+        ids = jnp.arange(first, first + count, dtype=float)
+        return Rollouts(states=jnp.broadcast_to(ids[:, None, None], (count, 4, 2)),
+                        actions=jnp.broadcast_to(ids[:, None, None], (count, 3, 1)),
+                        costs=ids)
+
+    buffer = buffer.add(batch(0, 3)).add(batch(3, 3))     # 6 rollouts into 5 slots
+    assert int(buffer.count) == 6
+    np.testing.assert_array_equal(np.asarray(buffer.states[:, 0, 0]), [5, 1, 2, 3, 4])
+    buffer = buffer.add(batch(6, 8))                      # more than the capacity: the first 5
+    np.testing.assert_array_equal(np.sort(np.asarray(buffer.actions[:, 0, 0])), [6, 7, 8, 9, 10])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(dynamics_prior="gmm"), "dynamics_prior='gmm' is the prior of linearization='samples'"),
+    (dict(linearization="samples", dynamics_prior="mixture"), "dynamics_prior must be one of"),
+    (dict(linearization="samples", prior_buffer=0), "prior_buffer must be an integer"),
+    (dict(linearization="samples", prior_strength=0.0), "prior_strength must be a number > 0"),
+    (dict(linearization="samples", prior_em_iterations=0), "prior_em_iterations must be"),
+])
+def test_bad_prior_options_raise_naming_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lqgx.gps(pendulum(), 0.1, **kwargs)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import lqgx
-from lqgx.optimizers.policy_search import step_multiplier
+from lqgx.optimizers.policy_search import accepted_rises, step_multiplier
 
 
 @pytest.mark.parametrize("actual, factor", [(5.0, 1.0), (7.5, 2.0), (0.0, 0.5), (10.0, 5.0),
@@ -36,15 +36,8 @@ def runs():
 
 
 def _accepted_rises(result):
-    """Sampled cost of each accepted update over the best accepted one before it."""
     h = result.history
-    best = float(np.asarray(h["cost_sampled"])[0])
-    rises = []
-    for cost, accepted in zip(np.asarray(h["cost"]), np.asarray(h["accepted"])):
-        if accepted:
-            rises.append(cost / best)
-            best = min(best, float(cost))
-    return np.array(rises)
+    return accepted_rises(np.asarray(h["cost_sampled"])[0], h["cost"], h["accepted"])
 
 
 def test_fixed_bound_accepts_the_overshoot(runs):
