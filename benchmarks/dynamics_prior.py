@@ -61,7 +61,8 @@ def main():
         past_x, past_u, now_x, now_u, held_x, held_u = jax.block_until_ready(data)
         for n in samples:
             x, u = now_x[:n], now_u[:n]
-            z = transitions(jnp.concatenate([past_x, x]), jnp.concatenate([past_u, u]))
+            all_x, all_u = jnp.concatenate([past_x, x]), jnp.concatenate([past_u, u])
+            z = transitions(all_x, all_u)
             tick = time.perf_counter()
             mixture = jax.block_until_ready(fit(z, jax.random.PRNGKey(seed)))
             if compile_s is None:
@@ -70,8 +71,7 @@ def main():
                 mixture = jax.block_until_ready(fit(z, jax.random.PRNGKey(seed)))
             em_times.append(time.perf_counter() - tick)
             for s in strengths:
-                single = DynamicsPrior.fit(jnp.concatenate([past_x, x]),
-                                           jnp.concatenate([past_u, u]), s)
+                single = DynamicsPrior.fit(all_x, all_u, s)
                 gmm = DynamicsPrior.from_mixture(mixture, x, u, s)
                 for name, prior in (("single", single), ("gmm", gmm)):
                     rows[n, s][name].append(held_out_log_likelihood(

@@ -105,12 +105,12 @@ class DynamicsPrior:
             raise ValueError(f"mixture must be over (x, u, x') of dimension {d}, got means "
                              f"{mixture.means.shape}")
         dtype = states.dtype
-        means, covs = mixture.means.astype(dtype), mixture.covs.astype(dtype)
+        mixture = mixture.astype(dtype)
         z = _tuples(states, actions).reshape(N * T, d)
-        weights = jnp.mean(mixture.astype(dtype).responsibilities(z).reshape(N, T, -1), axis=0)
-        mean = weights @ means                                            # [T, d]
-        spread = means[None] - mean[:, None]                              # [T, K, d]
-        scatter = (jnp.einsum("tk,kij->tij", weights, covs)
+        weights = jnp.mean(mixture.responsibilities(z).reshape(N, T, -1), axis=0)   # [T, K]
+        mean = weights @ mixture.means                                    # [T, d]
+        spread = mixture.means[None] - mean[:, None]                      # [T, K, d]
+        scatter = (jnp.einsum("tk,kij->tij", weights, mixture.covs)
                    + jnp.einsum("tk,tki,tkj->tij", weights, spread, spread))
         s = jnp.asarray(strength, dtype)
         return DynamicsPrior(mean=mean, scatter=s * symmetrize(scatter), kappa=s, nu=s)
@@ -238,8 +238,8 @@ def _em(z, w, K, key, iterations, s, reg):
     dz = z - pooled_mean
     pooled_cov = symmetrize((w[:, None] * dz).T @ dz / total)
     d = z.shape[-1]
-    variances = jnp.diag(pooled_cov)
-    jitter = reg * jnp.diag(variances + jnp.trace(pooled_cov) / d)
+    scale = jnp.diag(pooled_cov) + jnp.trace(pooled_cov) / d    # per-coordinate, never 0
+    jitter = reg * jnp.diag(scale)
 
     def penalty(mixture):
         """log prior of the mixture's parameters (up to a constant)."""
@@ -266,7 +266,7 @@ def _em(z, w, K, key, iterations, s, reg):
         weights = (count + s) / (total + K * s)
         return GaussianMixture(weights=weights, means=means, covs=symmetrize(covs)), objective
 
-    start = _spread_points(z / jnp.sqrt(variances + jnp.trace(pooled_cov) / d), w, K, key)
+    start = _spread_points(z / jnp.sqrt(scale), w, K, key)
     init = GaussianMixture(weights=jnp.full(K, 1.0 / K, z.dtype), means=z[start],
                            covs=jnp.broadcast_to(pooled_cov + jitter, (K, d, d)))
     mixture, objective = jax.lax.scan(step, init, None, length=iterations)
@@ -374,8 +374,7 @@ def fit_dynamics(states, actions, prior=None, *, strength: float = 1.0,
     elif not isinstance(prior, DynamicsPrior):
         raise ValueError(f"prior must be None, a DynamicsPrior or 'none', got "
                          f"{type(prior).__name__}")
-    elif not ((prior.mean.shape, prior.scatter.shape) in (((d,), (d, d)),
-                                                             ((T, d), (T, d, d)))):
+    elif (prior.mean.shape, prior.scatter.shape) not in (((d,), (d, d)), ((T, d), (T, d, d))):
         raise ValueError(f"prior must be over (x, u, x') of dimension {d}, shared (mean [d], "
                          f"scatter [d, d]) or per step (mean [T={T}, d], scatter [T, d, d]), "
                          f"got mean {prior.mean.shape} and scatter {prior.scatter.shape}")

@@ -71,6 +71,7 @@ import numpy as np
 
 from lqgx._checks import positive_int
 from lqgx._pytree import all_finite, pytree_dataclass, static_field, tree_select
+from lqgx.fit import DynamicsPrior, GaussianMixture, fit_dynamics, mixture_clusters, transitions
 from lqgx.linearize import linearize, quadratize
 from lqgx.lq.divergence import policy_entropy
 from lqgx.lq.forward import propagate
@@ -167,10 +168,8 @@ class SampleBuffer:
                             actions=self.actions.at[slots].set(rollouts.actions[:new]),
                             count=self.count + new)
 
-    def mixture(self, key, em_iterations: int):
+    def mixture(self, key, em_iterations: int) -> GaussianMixture:
         """The EM-fitted Gaussian mixture over the buffered transitions (empty slots masked)."""
-        from lqgx.fit import GaussianMixture, mixture_clusters, transitions
-
         capacity, T = self.actions.shape[:2]
         filled = jnp.arange(capacity) < self.count
         return GaussianMixture.fit(transitions(self.states, self.actions),
@@ -187,8 +186,6 @@ def _local_problem(system: System, policy: LinearGaussianPolicy, evaluation: Eva
         states, actions = evaluation.states, evaluation.actions
         dyn = linearize(system, states, actions)
     else:
-        from lqgx.fit import DynamicsPrior, fit_dynamics
-
         rollouts = evaluation.rollouts
         states = jnp.mean(rollouts.states, axis=0)
         actions = jnp.mean(rollouts.actions, axis=0)
