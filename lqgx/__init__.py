@@ -1,7 +1,8 @@
 """lqgx: linearize-then-optimize trajectory optimization and control in JAX.
 
 Public API (see DESIGN.md): ``System``, ``Result``, ``LinearGaussianPolicy``, ``linearize``,
-``fit_dynamics``, ``ilqg``, ``ddp``, ``gps``, ``saps``, ``esaps``, ``solve_batch``, ``render``,
+``fit_dynamics``, ``ilqg``, ``ddp``, ``gps``, ``saps``, ``esaps``, the sampling planners ``cem``,
+``mppi``, ``predictive_sampling``, ``solve_batch``, ``render``,
 ``enable_compilation_cache``, and
 the subpackages ``lq``, ``systems``, ``controllers``, ``dso``, ``ddpl``, ``softmax``.
 
@@ -40,6 +41,9 @@ _LAZY = {
     "gps": ("lqgx.optimizers.gps", "gps"),
     "saps": ("lqgx.optimizers.saps", "saps"),
     "esaps": ("lqgx.optimizers.esaps", "esaps"),
+    "cem": ("lqgx.optimizers.cem", "cem"),
+    "mppi": ("lqgx.optimizers.mppi", "mppi"),
+    "predictive_sampling": ("lqgx.optimizers.predictive_sampling", "predictive_sampling"),
     "render": ("lqgx.systems.render", "render"),
     "enable_compilation_cache": ("lqgx.compilation", "enable_compilation_cache"),
 }

@@ -373,7 +373,7 @@ def compare(system: str,
     typer.echo(f"wrote {out / 'compare.json'} and {out / 'compare.png'}")
 
 
-MPC_SOLVERS = ("ilqg", "ddp") + POLICY_SEARCH
+MPC_SOLVERS = ("ilqg", "ddp", "cem", "mppi", "predictive_sampling") + POLICY_SEARCH
 
 
 @app.command()

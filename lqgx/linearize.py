@@ -23,6 +23,19 @@ def dynamics_jacobians(dynamics, states: jax.Array, actions: jax.Array):
     return jac(states, actions)
 
 
+def dynamics_curvature(dynamics, states: jax.Array, actions: jax.Array):
+    """DDP's second-order terms at the nominal steps (thesis §2.1.1): a function
+    ``(t, w[n]) -> (f_xx [n, n], f_uu [m, m], f_ux [m, n])`` of sum_i w[i] * Hessian(f_i) at
+    ``(states[t], actions[t])`` — one Hessian of the scalar w . f instead of n Hessians."""
+
+    def curvature(t, weights):
+        contracted = lambda x, u: weights @ dynamics(x, u)  # noqa: E731
+        (fxx, _), (fux, fuu) = jax.hessian(contracted, argnums=(0, 1))(states[t], actions[t])
+        return fxx, fuu, fux
+
+    return curvature
+
+
 def linearize(system: System, states: jax.Array, actions: jax.Array,
               method: str = "autodiff") -> LinearDynamics:
     """Linearize the dynamics along ``states[T(+1), n]``, ``actions[T, m]``.

@@ -27,6 +27,8 @@ STATUS_MESSAGES: dict[int, str] = {
     103: "the initial rollout is not finite (dynamics or cost returned NaN/inf)",
     104: "non-finite values in the update (or in its rollout on the true system) at the last "
          "iteration; returned the last finite iterate",
+    105: "constraints still violated beyond constraint_tol (infeasible, or more al_iterations or "
+         "a larger penalty_max needed); returned the last iterate",
 }
 
 

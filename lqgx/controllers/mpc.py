@@ -7,8 +7,9 @@ At task step ``t``, from the measured state ``x``, the controller solves the H-s
 with the task's own running cost read on the task's clock (clamped to its last step ``T - 1``)
 and its final cost as the terminal cost. Each solve gets a fixed iteration budget and is
 warm-started from the previous plan shifted by the steps elapsed since it was made (its last step
-repeated): iLQG/DDP from the shifted nominal actions, GPS/SAPS/ESAPS from the shifted TVLG
-policy. Every ``replan_every`` steps it replans; in between it applies the plan's TVLG feedback
+repeated): iLQG/DDP and the sampling planners (CEM, MPPI, predictive sampling; a fresh PRNG key
+per replan) from the shifted nominal actions, GPS/SAPS/ESAPS from the shifted TVLG policy.
+Every ``replan_every`` steps it replans; in between it applies the plan's TVLG feedback
 ``u = k_j + K_j x`` (the plan's step ``j`` = steps since the plan was made), clipped to the box.
 
 ``init`` and ``step`` are pure and jitted (the solver's whole loop included), so a closed loop is
@@ -30,9 +31,10 @@ from lqgx._checks import positive_int
 from lqgx._pytree import pytree_dataclass
 from lqgx.lq.types import LinearGaussianPolicy
 from lqgx.rollout import _noise_factor
-from lqgx.system import System
+from lqgx.system import System, replace_unchecked
 
-ACTION_SOLVERS = ("ilqg", "ddp")          # warm-started from nominal actions
+SAMPLING_SOLVERS = ("cem", "mppi", "predictive_sampling")  # derivative-free, need a PRNG key
+ACTION_SOLVERS = ("ilqg", "ddp") + SAMPLING_SOLVERS        # warm-started from nominal actions
 POLICY_SOLVERS = ("gps", "saps", "esaps")  # warm-started from a TVLG policy, sample-based
 SOLVERS = ACTION_SOLVERS + POLICY_SOLVERS
 
@@ -61,18 +63,20 @@ class MPCState:
 def horizon_problem(system: System, horizon: int, t, x) -> System:
     """The H-step problem from state ``x`` at task step ``t`` (module docstring); jittable in
     ``t`` and ``x`` (no validation: the arrays may be traced). Its initial state is known
-    exactly (``x0_cov = 0``); the process noise is the task's."""
+    exactly (``x0_cov = 0``); the process noise is the task's. Path constraints, if any, are
+    read on the task's clock like the cost; final constraints carry over unchanged."""
     T = system.horizon
-    task_cost = system.cost
+    task_cost, task_constraints = system.cost, system.constraints
 
     def cost(x_, u, j):
         return task_cost(x_, u, jnp.minimum(t + j, T - 1))
 
-    _, aux = system.tree_flatten()
-    dynamics, _, final_cost, _, action_dim, name = aux
-    x = jnp.asarray(x, system.x0.dtype)
-    leaves = (x, jnp.zeros_like(system.x0_cov), system.noise_cov, system.action_bounds)
-    return System.tree_unflatten((dynamics, cost, final_cost, horizon, action_dim, name), leaves)
+    def constraints(x_, u, j):
+        return task_constraints(x_, u, jnp.minimum(t + j, T - 1))
+
+    return replace_unchecked(
+        system, x0=jnp.asarray(x, system.x0.dtype), x0_cov=jnp.zeros_like(system.x0_cov),
+        cost=cost, horizon=horizon, constraints=None if task_constraints is None else constraints)
 
 
 def _shift(tree, steps):
@@ -89,9 +93,10 @@ class MPC:
 
     Args:
         system: the task (``lqgx.System``); its dynamics are the model the planner uses.
-        solver: ``"ilqg"`` (default), ``"ddp"``, or the sample-based ``"gps"``, ``"saps"``,
-            ``"esaps"`` (these need ``eps`` — and ESAPS ``delta`` or ``entropy_drop`` — in
-            ``solver_options``; ``samples`` defaults to 16).
+        solver: ``"ilqg"`` (default), ``"ddp"``, the sampling planners ``"cem"``, ``"mppi"``,
+            ``"predictive_sampling"`` (open-loop plans: K = 0 between replans), or the
+            sample-based ``"gps"``, ``"saps"``, ``"esaps"`` (these need ``eps`` — and ESAPS
+            ``delta`` or ``entropy_drop`` — in ``solver_options``; ``samples`` defaults to 16).
         horizon: planning steps H (default: the task's horizon T).
         iterations: solver iterations per replan (the fixed budget).
         init_iterations: iterations of the first, cold solve in ``init``.
@@ -142,6 +147,8 @@ class MPC:
         options = dict(self.solver_options)
         if self.solver in ACTION_SOLVERS:
             actions = None if warm is None else warm.actions
+            if self.solver in SAMPLING_SOLVERS:
+                options["key"] = key   # fresh samples at every replan
             return getattr(lqgx, self.solver)(problem, iterations=iterations, actions=actions,
                                               **options)
         policy = None if warm is None else warm.policy

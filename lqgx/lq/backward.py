@@ -65,7 +65,8 @@ def riccati_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: L
                           bounds: tuple[jax.Array, jax.Array] | None = None,
                           warm_start: jax.Array | None = None,
                           second_order: SecondOrderDynamics | None = None,
-                          box_options: BoxQPOptions = BoxQPOptions()) -> RiccatiSolution:
+                          box_options: BoxQPOptions = BoxQPOptions(),
+                          free: jax.Array | None = None) -> RiccatiSolution:
     """Regularized Riccati recursion in deviation coordinates.
 
     Args:
@@ -77,7 +78,13 @@ def riccati_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: L
         bounds: ``(lower[T, m], upper[T, m])`` on du (box limits minus nominal actions), or None.
         warm_start: ``[T, m]`` initial du for the box QP (the previous k).
         second_order: DDP curvature terms, see ``SecondOrderDynamics``.
+        free: ``[T, m]`` bool, a fixed free set instead of ``bounds``: the clamped controls are
+            held at du = 0 (k and K rows zero) and the free ones solve the restricted Newton
+            system, as the box QP does once its clamped set is known. Without while loops, so
+            the pass can be reverse-differentiated (implicit differentiation at an optimum).
     """
+    if bounds is not None and free is not None:
+        raise ValueError("give bounds or a fixed free set, not both")
     if scheme not in (STATE_REGULARIZATION, CONTROL_REGULARIZATION):
         raise ValueError(f"scheme must be 'state' or 'control', got {scheme!r}")
     T, n, m = dyn.B.shape
@@ -88,7 +95,7 @@ def riccati_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: L
 
     def step(carry, inputs):
         Vxx, vx, v0, ok = carry
-        t, cost_t, dyn_t, du_warm, low_t, high_t = inputs
+        t, cost_t, dyn_t, du_warm, low_t, high_t, free_t = inputs
         Q = q_function(cost_t, dyn_t, Vxx, vx, v0)
         Qxx, Quu, Qux = Q.Qxx, Q.Quu, Q.Qux
         if second_order is not None:
@@ -100,7 +107,11 @@ def riccati_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: L
         else:
             Quu_reg = Quu + mu * jnp.eye(m, dtype=dtype)
             Qux_reg = Qux
-        if bounds is None:
+        if free is not None:
+            k, K, chol_free = _restricted_newton(Quu_reg, Q.qu, Qux_reg, free_t)
+            chol = jnp.linalg.cholesky(Quu_reg)
+            step_ok = jnp.all(jnp.isfinite(chol_free))
+        elif bounds is None:
             chol = jnp.linalg.cholesky(Quu_reg)
             k = -jax.scipy.linalg.cho_solve((chol, True), Q.qu)
             K = -jax.scipy.linalg.cho_solve((chol, True), Qux_reg)
@@ -108,9 +119,7 @@ def riccati_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: L
         else:
             sol = box_qp(Quu_reg, Q.qu, low_t, high_t, du_warm, box_options)
             k = sol.x
-            chol_free = jnp.linalg.cholesky(masked_hessian(Quu_reg, sol.free))
-            K = -jax.scipy.linalg.cho_solve((chol_free, True), Qux_reg)
-            K = K * sol.free[:, None].astype(dtype)
+            _, K, chol_free = _restricted_newton(Quu_reg, Q.qu, Qux_reg, sol.free)
             chol = jnp.linalg.cholesky(Quu_reg)
             step_ok = sol.ok & jnp.all(jnp.isfinite(chol_free))
         cov = cholesky_inverse(chol)
@@ -128,14 +137,25 @@ def riccati_backward_pass(cost: QuadraticCost, final: QuadraticFinalCost, dyn: L
         lows, highs = -inf, inf
     else:
         lows, highs = bounds
+    free_set = jnp.ones((T, m), bool) if free is None else jnp.asarray(free, bool)
     init = (final.Cxx, final.cx, final.c0, jnp.array(True))
-    xs = (jnp.arange(T), cost, dyn, warm_start, lows, highs)
+    xs = (jnp.arange(T), cost, dyn, warm_start, lows, highs, free_set)
     (_, _, _, ok), (K, k, cov, Vxx, vx, v0, reduction) = jax.lax.scan(step, init, xs, reverse=True)
     value = QuadraticValue(Vxx=jnp.concatenate([Vxx, final.Cxx[None]]),
                            vx=jnp.concatenate([vx, final.cx[None]]),
                            v0=jnp.concatenate([v0, final.c0[None]]))
     return RiccatiSolution(K=K, k=k, cov=cov, value=value,
                            expected_reduction=jnp.sum(reduction, axis=0), ok=ok)
+
+
+def _restricted_newton(Quu, qu, Qux, free):
+    """(k, K, Cholesky factor) of the Newton step restricted to the ``free`` controls: clamped
+    rows of k and K are zero (the clamped controls stay put)."""
+    f = free.astype(Quu.dtype)
+    chol_free = jnp.linalg.cholesky(masked_hessian(Quu, free))
+    k = -jax.scipy.linalg.cho_solve((chol_free, True), qu * f) * f
+    K = -jax.scipy.linalg.cho_solve((chol_free, True), Qux) * f[:, None]
+    return k, K, chol_free
 
 
 @pytree_dataclass

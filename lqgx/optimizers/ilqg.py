@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lqgx._pytree import pytree_dataclass, static_field, tree_select
-from lqgx.linearize import dynamics_jacobians, quadratize
+from lqgx.linearize import dynamics_curvature, dynamics_jacobians, quadratize
 from lqgx.lq.backward import (
     CONTROL_REGULARIZATION,
     STATE_REGULARIZATION,
@@ -39,6 +39,7 @@ from lqgx.lq.backward import (
     riccati_backward_pass,
 )
 from lqgx.lq.types import LinearDynamics, LinearGaussianPolicy
+from lqgx.optimizers import implicit
 from lqgx.result import Result
 from lqgx.system import System
 
@@ -152,7 +153,8 @@ def _backward(system: System, nominal: _Nominal, schedule: _Schedule, warm_start
     if system.action_bounds is not None:
         low, high = system.action_bounds
         bounds = (low - nominal.actions, high - nominal.actions)
-    second_order = _dynamics_curvature(system.dynamics, nominal) if o.second_order else None
+    second_order = (dynamics_curvature(system.dynamics, nominal.states, nominal.actions)
+                    if o.second_order else None)
 
     def solve(mu):
         return riccati_backward_pass(cost, final, dyn, mu, scheme=o.regularization,
@@ -170,18 +172,6 @@ def _backward(system: System, nominal: _Nominal, schedule: _Schedule, warm_start
 
     solution, schedule = jax.lax.while_loop(failed, retry, (solve(schedule.mu), schedule))
     return solution, schedule, finite
-
-
-def _dynamics_curvature(dynamics: Callable, nominal: _Nominal):
-    """DDP terms sum_i V_x'[i] * Hessian(f_i) at (x_bar_t, u_bar_t) (thesis §2.1.1)."""
-
-    def curvature(t, vx_next):
-        contracted = lambda x, u: vx_next @ dynamics(x, u)  # noqa: E731
-        (fxx, _), (fux, fuu) = jax.hessian(contracted, argnums=(0, 1))(
-            nominal.states[t], nominal.actions[t])
-        return fxx, fuu, fux
-
-    return curvature
 
 
 def _line_search(system: System, nominal: _Nominal, solution: RiccatiSolution, o: ILQGOptions):
@@ -253,14 +243,15 @@ def _iterate(system: System, o: ILQGOptions, s: _LoopState) -> _LoopState:
 
 
 def _final_policy(system: System, nominal: _Nominal, schedule: _Schedule,
-                  o: ILQGOptions) -> LinearGaussianPolicy:
-    """Feedback gains and LQG covariance of a backward pass at the returned trajectory.
+                  o: ILQGOptions) -> tuple[LinearGaussianPolicy, jax.Array]:
+    """Feedback gains and LQG covariance of a backward pass at the returned trajectory, and the
+    regularization mu that pass used.
 
     The mean reproduces the nominal actions exactly (offset k is not applied). Should the pass
     fail at mu_max, the gains fall back to open loop (K = 0, cov = I) so the policy is never NaN.
     """
-    solution, _, finite = _backward(system, nominal, schedule,
-                                    jnp.zeros_like(nominal.actions), o)
+    solution, used, finite = _backward(system, nominal, schedule,
+                                       jnp.zeros_like(nominal.actions), o)
     usable = solution.ok & finite & jnp.all(jnp.isfinite(nominal.states))
     closed_loop = LinearGaussianPolicy.around(solution.K, nominal.states, nominal.actions,
                                               solution.cov)
@@ -268,11 +259,30 @@ def _final_policy(system: System, nominal: _Nominal, schedule: _Schedule,
     open_loop = LinearGaussianPolicy(
         K=jnp.zeros_like(solution.K), k=nominal.actions,
         cov=jnp.broadcast_to(jnp.eye(m, dtype=nominal.cost.dtype), solution.cov.shape))
-    return tree_select(usable, closed_loop, open_loop)
+    return tree_select(usable, closed_loop, open_loop), used.mu
 
 
-@functools.partial(jax.jit, static_argnames=("options",))
-def _solve(system: System, actions: jax.Array, options: ILQGOptions) -> Result:
+def policy_at(system: System, states: jax.Array, actions: jax.Array, mu: jax.Array,
+              free: jax.Array, o: ILQGOptions) -> LinearGaussianPolicy:
+    """``_final_policy``'s gains at a solution, with its clamped set fixed to ``~free[T, m]`` and
+    its regularization ``mu``: the same pass without the box QP's while loop, so it can be
+    reverse-differentiated (``lqgx.optimizers.implicit``)."""
+    nominal = _Nominal(states=states, actions=actions, cost=jnp.zeros((), states.dtype))
+    A, B = dynamics_jacobians(system.dynamics, states[:-1], actions)
+    cost, final = quadratize(system, states, actions)
+    T, n = A.shape[0], A.shape[1]
+    dyn = LinearDynamics(A=A, B=B, c=jnp.zeros((T, n), A.dtype), cov=jnp.zeros_like(A))
+    second_order = (dynamics_curvature(system.dynamics, nominal.states, nominal.actions)
+                    if o.second_order else None)
+    solution = riccati_backward_pass(cost, final, dyn, mu, scheme=o.regularization, free=free,
+                                     second_order=second_order)
+    return LinearGaussianPolicy.around(solution.K, states, actions, solution.cov)
+
+
+def iterate(system: System, actions: jax.Array, options: ILQGOptions) -> _LoopState:
+    """The iLQG loop from ``actions[T, m]`` (clipped into the bounds) with a fresh regularization
+    schedule, to convergence or the iteration cap (also the inner solve of
+    ``lqgx.optimizers.constrained``)."""
     nominal = _rollout(system, system.clip_actions(actions))
     dtype = nominal.cost.dtype
     rollout_ok = jnp.isfinite(nominal.cost) & jnp.all(jnp.isfinite(nominal.states))
@@ -285,13 +295,27 @@ def _solve(system: System, actions: jax.Array, options: ILQGOptions) -> Result:
         status=jnp.where(rollout_ok, ITERATION_LIMIT, NONFINITE_ROLLOUT),
         done=~rollout_ok,
     )
-    final = jax.lax.while_loop(
+    return jax.lax.while_loop(
         lambda s: (~s.done) & (s.iteration < options.iterations),
         lambda s: _iterate(system, options, s), init)
-    policy = _final_policy(system, final.nominal, final.schedule, options)
-    return Result(states=final.nominal.states, actions=final.nominal.actions, policy=policy,
-                  cost=final.nominal.cost, history={"cost": final.history},
-                  converged=final.status < 100, iterations=final.iteration, status=final.status)
+
+
+def _solution(system: System, actions: jax.Array, options: ILQGOptions):
+    """The whole solve: ``(Result, mu)`` with mu the final policy's regularization."""
+    final = iterate(system, actions, options)
+    policy, mu = _final_policy(system, final.nominal, final.schedule, options)
+    result = Result(states=final.nominal.states, actions=final.nominal.actions, policy=policy,
+                    cost=final.nominal.cost, history={"cost": final.history},
+                    converged=final.status < 100, iterations=final.iteration, status=final.status)
+    return result, mu
+
+
+_solve_with_regularization = jax.jit(_solution, static_argnames=("options",))
+
+
+@functools.partial(jax.jit, static_argnames=("options",))
+def _solve(system: System, actions: jax.Array, options: ILQGOptions) -> Result:
+    return _solution(system, actions, options)[0]
 
 
 def _initial_actions(system: System, actions) -> jax.Array:
@@ -318,12 +342,20 @@ def ilqg(system: System, *, iterations: int = 100, actions=None, tol: float = 1e
         tol: relative cost change that counts as converged.
         **options: further ``ILQGOptions`` fields (``gradient_tol``, ``regularization``,
             ``mu_init``, ``mu_min``, ``mu_max``, ``mu_factor``, ``line_search``,
-            ``min_reduction_ratio``).
+            ``min_reduction_ratio``); for a system with ``constraints``/``final_constraints``
+            the augmented-Lagrangian ones (``lqgx.optimizers.constrained.ALOptions``:
+            ``al_iterations=20``, ``constraint_tol=1e-4`` absolute, ``penalty_init=1``,
+            ``penalty_factor=10``, ``penalty_max=1e8``, ``violation_reduction=0.25``;
+            validated, ignored without constraints). ``iterations``/``tol`` then apply to each
+            inner iLQG solve.
 
     Returns:
         ``Result``: ``states[T+1, n]``, ``actions[T, m]``, ``policy`` (gains of the final backward
         pass about the returned trajectory), ``cost``, ``history["cost"]`` (cost after each
-        iteration), ``converged``, ``iterations``, ``message``.
+        iteration), ``converged``, ``iterations``, ``message``. With constraints, per outer
+        iteration: ``iterations``, ``history["cost"]``, ``"constraint_violation"``
+        (max_t max(g, 0)), ``"penalty"``, ``"inner_iterations"``; status 105 when the
+        constraints are still violated beyond ``constraint_tol``.
     """
     return _run(system, iterations, actions, tol, options, second_order=False)
 
@@ -331,14 +363,36 @@ def ilqg(system: System, *, iterations: int = 100, actions=None, tol: float = 1e
 def _run(system, iterations, actions, tol, options, *, second_order: bool) -> Result:
     if not isinstance(system, System):
         raise TypeError(f"system must be an lqgx.System, got {type(system).__name__}")
+    from lqgx.optimizers import constrained  # imports this module
+
+    options, al_options = constrained.split_options(options)
     allowed = {f.name for f in dataclasses.fields(ILQGOptions)} - {"second_order", "iterations",
                                                                     "tol"}
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise TypeError(f"unknown option(s) {unknown}; allowed: {sorted(allowed)}")
+        raise TypeError(f"unknown option(s) {unknown}; allowed: "
+                        f"{sorted(allowed | set(constrained.OPTION_NAMES))}")
     config = ILQGOptions(iterations=iterations, tol=tol, second_order=second_order,
                          **options).validate()
-    return _solve(system, _initial_actions(system, actions), config).trimmed()
+    if system.has_constraints:  # augmented-Lagrangian outer loop (lqgx.optimizers.constrained)
+        return constrained.solve_constrained(system, _initial_actions(system, actions), config,
+                                             al_options).trimmed()
+    actions = _initial_actions(system, actions)
+    if not _under_transformation():
+        return _solve(system, actions, config).trimmed()
+    # Under jax.grad/jit/vmap: a custom VJP by implicit differentiation at the optimum.
+    return implicit.differentiable_solve(
+        system, actions, functools.partial(_solve_with_regularization, options=config),
+        functools.partial(policy_at, o=config)).trimmed()
+
+
+def _under_transformation() -> bool:
+    """True inside jit/vmap/grad tracing (the system's functions may close over tracers)."""
+    try:
+        from jax._src.core import trace_state_clean
+    except ImportError:  # private API moved: always take the differentiable path
+        return True
+    return not trace_state_clean()
 
 
 def solve_batch(solver: Callable[..., Result], system: System, x0s: jax.Array,

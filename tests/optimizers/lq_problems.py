@@ -100,3 +100,19 @@ def hard_problems(seeds, T: int, n: int, m: int):
     stack = lambda *xs: jnp.stack([jnp.asarray(x) for x in xs])  # noqa: E731
     problems = jax.tree_util.tree_map(stack, *[d[0] for d in drawn])
     return problems, jnp.array([d[1] for d in drawn]), jnp.stack([d[2] for d in drawn])
+
+
+def tracking_costs(goal, Q, R, Qf):
+    """``(cost, final_cost)`` of an LQ tracking problem: 1/2 (x - goal)^T Q (x - goal)
+    + 1/2 u^T R u per step and 1/2 (x - goal)^T Qf (x - goal) at the end."""
+    goal, Q, R, Qf = (jnp.asarray(a) for a in (goal, Q, R, Qf))
+
+    def cost(x, u, t):
+        d = x - goal
+        return 0.5 * d @ Q @ d + 0.5 * u @ R @ u
+
+    def final_cost(x):
+        d = x - goal
+        return 0.5 * d @ Qf @ d
+
+    return cost, final_cost

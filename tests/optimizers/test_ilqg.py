@@ -9,6 +9,8 @@ import pytest
 
 import lqgx
 
+from .lq_problems import tracking_costs
+
 # ---- a linear-quadratic problem and its QP oracle -------------------------------------------
 RNG = np.random.default_rng(7)
 N, M, T = 3, 2, 15
@@ -25,14 +27,7 @@ def lq_dynamics(x, u):
     return jnp.asarray(A_LQ) @ x + jnp.asarray(B_LQ) @ u + jnp.asarray(C_LQ)
 
 
-def lq_cost(x, u, t):
-    dx = x - jnp.asarray(GOAL)
-    return 0.5 * dx @ jnp.asarray(Q_LQ) @ dx + 0.5 * u @ jnp.asarray(R_LQ) @ u
-
-
-def lq_final(x):
-    dx = x - jnp.asarray(GOAL)
-    return 0.5 * dx @ jnp.asarray(QF_LQ) @ dx
+lq_cost, lq_final = tracking_costs(GOAL, Q_LQ, R_LQ, QF_LQ)
 
 
 def qp_oracle(bound=None):
