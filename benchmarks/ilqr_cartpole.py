@@ -25,6 +25,7 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 import lqgx  # noqa: E402
+from lqgx.integrators import rk4  # noqa: E402
 
 DT, HORIZON = 0.1, 50
 CART_MASS, POLE_MASS, POLE_LENGTH, GRAVITY = 1.0, 0.1, 0.5, 9.81
@@ -40,12 +41,7 @@ def cartpole_ode(x, u):
     return jnp.stack([p_dot, theta_dot, p_ddot, theta_ddot])
 
 
-def cartpole(x, u):
-    k1 = cartpole_ode(x, u)
-    k2 = cartpole_ode(x + 0.5 * DT * k1, u)
-    k3 = cartpole_ode(x + 0.5 * DT * k2, u)
-    k4 = cartpole_ode(x + DT * k3, u)
-    return x + DT / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+cartpole = rk4(cartpole_ode, DT)
 
 
 def running_cost(x, u, t):

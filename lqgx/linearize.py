@@ -23,6 +23,17 @@ def dynamics_jacobians(dynamics, states: jax.Array, actions: jax.Array):
     return jac(states, actions)
 
 
+def expand(system: System, states: jax.Array, actions: jax.Array):
+    """The LQ subproblem about a rollout ``states[T+1, n]``, ``actions[T, m]`` in deviation
+    coordinates (what the Riccati passes take): ``(LinearDynamics, QuadraticCost,
+    QuadraticFinalCost)`` with dx' = A dx + B du (c = 0, cov = 0) and ``quadratize``'s costs."""
+    A, B = dynamics_jacobians(system.dynamics, states[:-1], actions)
+    cost, final = quadratize(system, states, actions)
+    T, n = A.shape[0], A.shape[1]
+    dyn = LinearDynamics(A=A, B=B, c=jnp.zeros((T, n), A.dtype), cov=jnp.zeros_like(A))
+    return dyn, cost, final
+
+
 def dynamics_curvature(dynamics, states: jax.Array, actions: jax.Array):
     """DDP's second-order terms at the nominal steps (thesis §2.1.1): a function
     ``(t, w[n]) -> (f_xx [n, n], f_uu [m, m], f_ux [m, n])`` of sum_i w[i] * Hessian(f_i) at

@@ -33,8 +33,7 @@ FinalConstraints = Callable[[jax.Array], jax.Array]
 _ARRAY_FIELDS = ("x0", "x0_cov", "noise_cov", "action_bounds")
 _STATIC_FIELDS = ("dynamics", "cost", "final_cost", "horizon", "action_dim", "name",
                   "constraints", "final_constraints")
-_CONSTRUCTOR_FIELDS = ("dynamics", "cost", "final_cost", "x0", "horizon", "x0_cov", "noise_cov",
-                       "action_bounds", "name", "constraints", "final_constraints")
+_CONSTRUCTOR_FIELDS = tuple(f for f in _ARRAY_FIELDS + _STATIC_FIELDS if f != "action_dim")
 
 
 @jax.tree_util.register_pytree_node_class

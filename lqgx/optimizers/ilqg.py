@@ -30,15 +30,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lqgx._pytree import pytree_dataclass, static_field, tree_select
-from lqgx.linearize import dynamics_curvature, dynamics_jacobians, quadratize
+from lqgx._pytree import all_finite, pytree_dataclass, static_field, tree_select
+from lqgx.linearize import dynamics_curvature, expand
 from lqgx.lq.backward import (
     CONTROL_REGULARIZATION,
     STATE_REGULARIZATION,
     RiccatiSolution,
     riccati_backward_pass,
 )
-from lqgx.lq.types import LinearDynamics, LinearGaussianPolicy
+from lqgx.lq.types import LinearGaussianPolicy
 from lqgx.optimizers import implicit
 from lqgx.result import Result
 from lqgx.system import System
@@ -143,12 +143,8 @@ def _backward(system: System, nominal: _Nominal, schedule: _Schedule, warm_start
 
     Returns (solution, schedule, derivatives_finite).
     """
-    A, B = dynamics_jacobians(system.dynamics, nominal.states[:-1], nominal.actions)
-    cost, final = quadratize(system, nominal.states, nominal.actions)
-    T, n = A.shape[0], A.shape[1]
-    dyn = LinearDynamics(A=A, B=B, c=jnp.zeros((T, n), A.dtype), cov=jnp.zeros_like(A))
-    finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in
-                                jax.tree_util.tree_leaves((dyn, cost, final))]))
+    dyn, cost, final = expand(system, nominal.states, nominal.actions)
+    finite = all_finite((dyn, cost, final))
     bounds = None
     if system.action_bounds is not None:
         low, high = system.action_bounds
@@ -267,13 +263,8 @@ def policy_at(system: System, states: jax.Array, actions: jax.Array, mu: jax.Arr
     """``_final_policy``'s gains at a solution, with its clamped set fixed to ``~free[T, m]`` and
     its regularization ``mu``: the same pass without the box QP's while loop, so it can be
     reverse-differentiated (``lqgx.optimizers.implicit``)."""
-    nominal = _Nominal(states=states, actions=actions, cost=jnp.zeros((), states.dtype))
-    A, B = dynamics_jacobians(system.dynamics, states[:-1], actions)
-    cost, final = quadratize(system, states, actions)
-    T, n = A.shape[0], A.shape[1]
-    dyn = LinearDynamics(A=A, B=B, c=jnp.zeros((T, n), A.dtype), cov=jnp.zeros_like(A))
-    second_order = (dynamics_curvature(system.dynamics, nominal.states, nominal.actions)
-                    if o.second_order else None)
+    dyn, cost, final = expand(system, states, actions)
+    second_order = dynamics_curvature(system.dynamics, states, actions) if o.second_order else None
     solution = riccati_backward_pass(cost, final, dyn, mu, scheme=o.regularization, free=free,
                                      second_order=second_order)
     return LinearGaussianPolicy.around(solution.K, states, actions, solution.cov)

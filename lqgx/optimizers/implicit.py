@@ -43,9 +43,9 @@ import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
 from lqgx._pytree import pytree_dataclass
-from lqgx.linearize import dynamics_curvature, dynamics_jacobians, quadratize
+from lqgx.linearize import dynamics_curvature, expand
 from lqgx.lq.backward import riccati_backward_pass
-from lqgx.lq.types import LinearDynamics, LinearGaussianPolicy, QuadraticCost, QuadraticFinalCost
+from lqgx.lq.types import LinearGaussianPolicy
 from lqgx.result import Result
 from lqgx.system import _ARRAY_FIELDS, System, replace_unchecked
 
@@ -148,17 +148,14 @@ def hessian_solve(system: System, states: jax.Array, actions: jax.Array, free: j
                   g: jax.Array) -> jax.Array:
     """λ[T, m] = H_FF⁻¹ g_F (zero on the clamped set), H the exact Hessian of J(u) at
     ``actions``: the LQ problem min 1/2 duᵀ H du − gᵀ du by a Riccati pass (module docstring)."""
-    T, n = states.shape[0] - 1, states.shape[1]
-    dtype = states.dtype
-    A, B = dynamics_jacobians(system.dynamics, states[:-1], actions)
-    cost, final = quadratize(system, states, actions)
-    costates = _costates(A, cost.cx, final.cx)
+    dyn, cost, final = expand(system, states, actions)
+    costates = _costates(dyn.A, cost.cx, final.cx)
     curvature = dynamics_curvature(system.dynamics, states, actions)
-    lq_cost = QuadraticCost(Cxx=cost.Cxx, Cuu=cost.Cuu, Cux=cost.Cux, cx=jnp.zeros((T, n), dtype),
-                            cu=-g, c0=jnp.zeros((T,), dtype))
-    lq_final = QuadraticFinalCost(Cxx=final.Cxx, cx=jnp.zeros((n,), dtype),
-                                  c0=jnp.zeros((), dtype))
-    dyn = LinearDynamics(A=A, B=B, c=jnp.zeros((T, n), dtype), cov=jnp.zeros_like(A))
+    # the same Hessians, linear term -g on du only
+    lq_cost = dataclasses.replace(cost, cx=jnp.zeros_like(cost.cx), cu=-g,
+                                  c0=jnp.zeros_like(cost.c0))
+    lq_final = dataclasses.replace(final, cx=jnp.zeros_like(final.cx),
+                                   c0=jnp.zeros_like(final.c0))
     solution = riccati_backward_pass(lq_cost, lq_final, dyn, 0.0, free=free,
                                      second_order=lambda t, _: curvature(t, costates[t + 1]))
 
@@ -167,7 +164,8 @@ def hessian_solve(system: System, states: jax.Array, actions: jax.Array, free: j
         du = k_t + K_t @ dx
         return A_t @ dx + B_t @ du, du
 
-    _, du = jax.lax.scan(forward, jnp.zeros((n,), dtype), (A, B, solution.K, solution.k))
+    _, du = jax.lax.scan(forward, jnp.zeros_like(states[0]),
+                         (dyn.A, dyn.B, solution.K, solution.k))
     return du
 
 

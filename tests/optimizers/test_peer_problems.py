@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import lqgx
+from lqgx.integrators import euler, rk4
 
 # -- trajax's acrobot (Sutton & Barto's acrobot, as in Gym's Acrobot: book dynamics) -------------
 ACROBOT_T, ACROBOT_DT = 50, 0.1
@@ -44,9 +45,6 @@ def acrobot_derivative(x, u):
 def acrobot_system(dtype) -> lqgx.System:
     goal = jnp.asarray(GOAL, dtype)
 
-    def dynamics(x, u):                       # explicit Euler, as trajax's test
-        return x + ACROBOT_DT * acrobot_derivative(x, u)
-
     def cost(x, u, t):
         d = x - goal
         return 0.5 * 0.1 * d @ d + 0.5 * 0.01 * u @ u
@@ -55,7 +53,9 @@ def acrobot_system(dtype) -> lqgx.System:
         d = x - goal
         return 0.5 * 1000.0 * d @ d
 
-    return lqgx.System(dynamics, cost, final_cost, jnp.zeros(4, dtype), ACROBOT_T,
+    # explicit Euler, as trajax's test
+    return lqgx.System(euler(acrobot_derivative, ACROBOT_DT), cost, final_cost,
+                       jnp.zeros(4, dtype), ACROBOT_T,
                        name="trajax-acrobot")
 
 
@@ -91,16 +91,6 @@ TRUE_WEIGHTS = np.array([10.0, 1.0, 0.01])   # final, stage, action
 def pendulum_derivative(x, u):
     """theta'' = (u - m g l sin theta) / (m l^2), m = l = 1, g = 9.81."""
     return jnp.stack([x[1], u[0] - 9.81 * jnp.sin(x[0])])
-
-
-def rk4(derivative, dt):
-    def step(x, u):
-        k1 = derivative(x, u)
-        k2 = derivative(x + 0.5 * dt * k1, u)
-        k3 = derivative(x + 0.5 * dt * k2, u)
-        k4 = derivative(x + dt * k3, u)
-        return x + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
-    return step
 
 
 def ioc_system(weights, x0) -> lqgx.System:
