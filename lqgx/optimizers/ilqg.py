@@ -219,6 +219,11 @@ def _iterate(system: System, o: ILQGOptions, s: _LoopState) -> _LoopState:
     small_step = normalized_step < o.gradient_tol
     expected = -(solution.expected_reduction[0] + solution.expected_reduction[1])
     negligible = expected < tol * jnp.abs(s.nominal.cost)
+    # Small steps or changes only mean convergence where the local model needed (almost) no
+    # regularization (Tassa's iLQG.m: lambda < 1e-5). Otherwise mu, not stationarity, made the
+    # step small: a saddle or a maximum of the cost, e.g. starting at the hanging equilibrium of
+    # a swing-up whose terminal cost is largest there.
+    convex = schedule.mu <= 10 * o.mu_min
     accepted, nominal = _line_search(system, s.nominal, solution, o)
     accepted = accepted & solution.ok & finite
     relative_change = (s.nominal.cost - nominal.cost) / jnp.maximum(jnp.abs(s.nominal.cost),
@@ -227,8 +232,8 @@ def _iterate(system: System, o: ILQGOptions, s: _LoopState) -> _LoopState:
     # Priority of outcomes: bad derivatives > converged > failed regularization > continue.
     status = jnp.where(
         ~finite, NONFINITE_DERIVATIVES,
-        jnp.where(solution.ok & (small_step | negligible), CONVERGED_STEP,
-                  jnp.where(accepted & (relative_change < tol), CONVERGED_COST,
+        jnp.where(solution.ok & convex & (small_step | negligible), CONVERGED_STEP,
+                  jnp.where(accepted & convex & (relative_change < tol), CONVERGED_COST,
                             jnp.where(schedule.mu > o.mu_max, REGULARIZATION_LIMIT,
                                       ITERATION_LIMIT))))
     done = status != ITERATION_LIMIT
