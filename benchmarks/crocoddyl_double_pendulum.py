@@ -25,29 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
-import platform
-import statistics
 import subprocess
 import sys
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _harness import machine, median_seconds, write_report  # noqa: E402
 MAX_ITERATIONS = 500
-
-
-def _median_seconds(run, repeats: int):
-    """(first call's seconds, median and spread (min, max) of ``repeats`` further calls)."""
-    start = time.perf_counter()
-    out = run()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = run()
-        times.append(time.perf_counter() - start)
-    return out, first, statistics.median(times), (min(times), max(times))
 
 
 # -- crocoddyl (run under its own interpreter) --------------------------------------------------
@@ -110,9 +96,8 @@ def crocoddyl_reference(repeats: int) -> dict:
                           "terminal_costs": terminal_values},
               "zero_control_cost": zero_control_cost}
     for name, feasible in (("fddp_default_start", False), ("fddp_feasible_start", True)):
-        solver, first, median, spread = _median_seconds(lambda f=feasible: solve(f), repeats)
-        report[name] = {"cost": float(solver.cost), "iterations": int(solver.iter),
-                        "first_s": first, "solve_s": median, "spread_s": spread}
+        solver, times = median_seconds(lambda f=feasible: solve(f), repeats)
+        report[name] = {"cost": float(solver.cost), "iterations": int(solver.iter), **times}
     return report
 
 
@@ -157,14 +142,13 @@ def lqgx_runs(repeats: int, reference: dict | None) -> dict:
                 jax.block_until_ready(result.cost)
                 return result
 
-            result, first, median, spread = _median_seconds(run, repeats)
+            result, times = median_seconds(run, repeats)
             row = {"cost": float(result.cost), "iterations": int(result.iterations),
-                   "message": result.message, "converged": bool(result.converged),
-                   "compile_s": first - median, "solve_s": median, "spread_s": spread,
-                   "ms_per_iteration": 1e3 * median / max(int(result.iterations), 1)}
+                   "message": result.message, "converged": bool(result.converged), **times,
+                   "ms_per_iteration": 1e3 * times["solve_s"] / max(int(result.iterations), 1)}
             if reference is not None:
                 croc = reference["fddp_feasible_start"]
-                row["solve_time_vs_fddp_feasible"] = median / croc["solve_s"]
+                row["solve_time_vs_fddp_feasible"] = times["solve_s"] / croc["solve_s"]
                 row["cost_vs_fddp_feasible"] = row["cost"] / croc["cost"]
             report[f"ilqg_{dtype}_{label}"] = row
             print(f"ilqg {dtype} {label}", json.dumps(row))
@@ -197,13 +181,10 @@ def main():
         for name in ("fddp_default_start", "fddp_feasible_start"):
             print(f"crocoddyl {name}", json.dumps(reference[name]))
     report = {"problem": "crocoddyl examples/double_pendulum_fwddyn.py (T=100, dt=0.01)",
-              "machine": {"platform": platform.platform(), "cpus": len(os.sched_getaffinity(0))},
+              "machine": machine(),
               "repeats": args.repeats, "crocoddyl_reference": reference,
               "lqgx": lqgx_runs(args.repeats, reference)}
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "crocoddyl_double_pendulum.json").write_text(json.dumps(report, indent=2))
-    print(f"wrote {out / 'crocoddyl_double_pendulum.json'}")
+    write_report(args.out, "crocoddyl_double_pendulum", report)
 
 
 if __name__ == "__main__":

@@ -450,7 +450,10 @@ def ddpl_train(env: str,
                preset: str = typer.Option("cpu", help="cpu (minutes) or paper (GPU-scale)"),
                env_option: Optional[list[str]] = typer.Option(
                    None, help="KEY=VALUE for the environment (repeatable), e.g. max_steps=40, "
-                              "observation=local")):
+                              "observation=local"),
+               devices: Optional[int] = typer.Option(
+                   None, min=1, help="split the environments over this many devices "
+                                     "(lqgx.distributed; num_envs must divide by it)")):
     """Train DDPL on ENV (progress bar, atomic checkpoints, results.json, curve.png).
 
     Networks and buffers run in float32 for speed (the rest of the CLI uses float64).
@@ -460,7 +463,7 @@ def ddpl_train(env: str,
     ddpl_cli.train(env, policy, steps, warm_start, seed, None if out is None else str(out),
                    resume, preset=preset, guide_steps=guide_steps,
                    teacher=None if teacher is None else str(teacher),
-                   env_options=ddpl_cli.parse_key_values(env_option or []))
+                   env_options=ddpl_cli.parse_key_values(env_option or []), devices=devices)
 
 
 @ddpl_app.command("eval")
@@ -475,7 +478,8 @@ def ddpl_eval(directory: pathlib.Path, episodes: int = typer.Option(50, min=1)):
 def bench(name: Optional[str] = typer.Argument(None, help="benchmark script name (no .py)")):
     """Run benchmarks/NAME.py (or list them)."""
     root = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
-    scripts = sorted(p.stem for p in root.glob("*.py")) if root.is_dir() else []
+    scripts = (sorted(p.stem for p in root.glob("*.py") if not p.stem.startswith("_"))
+               if root.is_dir() else [])
     if name is None:
         for script in scripts:
             typer.echo(script)

@@ -50,6 +50,7 @@ from lqgx.ddpl.envs.base import rollout_episode_returns
 from lqgx.ddpl.gaussian import GaussianPolicy
 from lqgx.ddpl.guide import Guide, TeacherTargets, teacher_fit_loss, teacher_targets
 from lqgx.ddpl.issm import issm_loss
+from lqgx.distributed import BATCH_AXIS, batch_sharding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +198,24 @@ def init_state(config: DDPLConfig, env, key) -> TrainState:
     return TrainState(pol, q, q, jax.vmap(opt.init)(pol), jax.vmap(opt.init)(q), buf, env_state,
                       obs, jnp.zeros(config.num_envs, obs.dtype), key, jnp.zeros((), jnp.int32),
                       jnp.zeros((), jnp.int32))
+
+
+def shard_environments(state: TrainState, mesh) -> TrainState:
+    """``state`` with its environments (``env_state``, ``obs``, ``ep_return``, leading axis
+    num_envs) split over ``mesh``'s batch axis (``lqgx.distributed.batch_mesh()``) and everything
+    else replicated. ``jax.jit`` of ``train_iteration(s)`` then partitions the rollouts by
+    device (XLA's SPMD propagation); the learner's minibatch stays replicated."""
+    devices = mesh.shape[BATCH_AXIS]
+    num_envs = state.obs.shape[0]
+    if num_envs % devices:
+        raise ValueError(f"num_envs ({num_envs}) must be a multiple of the mesh's {devices} "
+                         "devices to split the environments over them")
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    split = batch_sharding(mesh)
+    placed = jax.device_put(state, replicated)
+    return placed._replace(env_state=jax.device_put(state.env_state, split),
+                           obs=jax.device_put(state.obs, split),
+                           ep_return=jax.device_put(state.ep_return, split))
 
 
 def joint_action(policy, policy_params, key, obs):

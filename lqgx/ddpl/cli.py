@@ -64,8 +64,9 @@ def parse_key_values(items, what: str = "env-option") -> dict:
 def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_start: str | None = None,
           seed: int = 0, out: str | None = None, resume: bool = False, preset: str = "cpu",
           guide_steps: int | None = None, teacher: str | None = None,
-          env_options: dict | None = None) -> dict:
+          env_options: dict | None = None, devices: int | None = None) -> dict:
     """Train DDPL on ENV with a CPU-sized preset; prints a one-line summary; returns results.
+    ``devices``: split the environments over the first that many of ``jax.devices()``.
 
     ``isaac-shadow-hand-over`` is refused with a one-line reason and exit code 2 (``SystemExit``).
     """
@@ -76,11 +77,18 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
 
     jax.config.update("jax_enable_x64", False)  # networks and buffers in float32 (CPU speed)
     from lqgx.ddpl.train import train as _train
+    from lqgx.distributed import batch_mesh
 
+    mesh = None
+    if devices is not None:
+        if devices > len(jax.devices()):
+            raise ValueError(f"devices: {devices} asked for, {len(jax.devices())} available "
+                             "(on a CPU: XLA_FLAGS=--xla_force_host_platform_device_count=N)")
+        mesh = batch_mesh(jax.devices()[:devices])
     out = out or os.path.join("results", "ddpl", f"{env}-{policy}-s{seed}")
     res = _train(env, policy=policy, steps=steps, warm_start=warm_start, seed=seed, out=out,
                  resume=resume, preset=preset, progress=True, guide_steps=guide_steps, teacher=teacher,
-                 env_options=env_options)
+                 env_options=env_options, mesh=mesh)
     summary = {"out": str(out), "final_eval_return": res["eval_return"][-1],
                "best_eval_return": max(res["eval_return"]), "env_steps": res["env_steps"][-1],
                "wall_s": round(res["wall_s"], 1)}

@@ -41,7 +41,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lqgx.ddpl.algorithm import DDPLConfig, evaluate_policy, init_state, train_iterations
+from lqgx.ddpl.algorithm import (DDPLConfig, evaluate_policy, init_state, shard_environments,
+                                  train_iterations)
 from lqgx.ddpl.envs import make as make_env
 from lqgx.ddpl.warm_start import seed_state
 
@@ -280,7 +281,7 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
           seed: int = 0, out: str | os.PathLike = "results/ddpl", resume: bool = False, preset: str = "cpu",
           progress: bool = True, max_chunks: int | None = None, guide_steps: int | None = None,
           teacher_options: dict | None = None, teacher: str | os.PathLike | None = None,
-          env_options: dict | None = None, **overrides) -> dict:
+          env_options: dict | None = None, mesh=None, **overrides) -> dict:
     """Train DDPL (Algorithm 2) on ``env`` and write results to ``out``.
 
     Args:
@@ -305,6 +306,8 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
         instead of solving again (seeds of one study can share one teacher).
       env_options: keywords for ``lqgx.ddpl.envs.make`` (e.g. ``max_steps``, ``observation``);
         stored with the run, so resume and ``load_run`` rebuild the same environment.
+      mesh: split the ``num_envs`` environments over this mesh's devices
+        (``lqgx.distributed.batch_mesh()``; ``algorithm.shard_environments``).
       overrides: DDPLConfig fields.
     Returns the results dict (also written to ``out/results.json``).
     """
@@ -383,6 +386,8 @@ def train(env: str, policy: str = "diffusion", steps: int | None = None, warm_st
             checkpoint(state)
     elif warm_start is not None:
         guide = _load_guide(out, environment)
+    if mesh is not None:   # after seeding, which builds a new state
+        state = shard_environments(state, mesh)
     if cfg.guide_steps <= 0:
         guide = None  # the chunk does not use it
     # Algorithm 2 gets the budget the demonstrations left (env steps count all interaction).

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lqgx._pytree import all_finite, pytree_dataclass, static_field, tree_select
+from lqgx.distributed import vmap_sharded
 from lqgx.linearize import dynamics_curvature, expand
 from lqgx.lq.backward import (
     CONTROL_REGULARIZATION,
@@ -391,12 +392,17 @@ def _under_transformation() -> bool:
     return not trace_state_clean()
 
 
-def solve_batch(solver: Callable[..., Result], system: System, x0s: jax.Array,
-                **kwargs) -> Result:
+def solve_batch(solver: Callable[..., Result], system: System, x0s: jax.Array, *,
+                mesh=None, **kwargs) -> Result:
     """Run ``solver`` (``lqgx.ilqg``/``lqgx.ddp``) from each initial state in ``x0s[B, n]`` with
     ``jax.vmap``; every field of the returned ``Result`` gains a leading batch axis (history is
-    NaN-padded past each solve's last iteration)."""
+    NaN-padded past each solve's last iteration). With ``mesh`` (``lqgx.distributed.batch_mesh()``)
+    the batch is split over its devices, each solving its own shard."""
     x0s = jnp.asarray(x0s, system.x0.dtype)
     if x0s.ndim != 2 or x0s.shape[1] != system.state_dim:
         raise ValueError(f"x0s must have shape [B, {system.state_dim}], got {x0s.shape}")
-    return jax.vmap(lambda x0: solver(system.replace(x0=x0), **kwargs))(x0s)
+
+    def solve(x0):
+        return solver(system.replace(x0=x0), **kwargs)
+
+    return jax.vmap(solve)(x0s) if mesh is None else vmap_sharded(solve, mesh)(x0s)
