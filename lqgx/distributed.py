@@ -17,9 +17,9 @@ passes the same full batch (these batches are small: initial states, bounds, see
 computes its own shards, and the result is one global array sharded over the mesh
 (``jax.experimental.multihost_utils.process_allgather`` brings it to every host).
 
-Checked on one CPU split into devices (``XLA_FLAGS=--xla_force_host_platform_device_count=4``),
-in one process and in two joined by ``jax.distributed``: ``tests/test_distributed.py``; wall
-times in ``benchmarks/scale_out.py`` and ``docs/scale-out.md``.
+Checked on one CPU split into devices (``XLA_FLAGS=--xla_force_host_platform_device_count=N``)
+in two processes joined by ``jax.distributed``: ``tests/test_distributed.py``; wall times in
+``benchmarks/scale_out.py`` and ``docs/scale-out.md``.
 """
 
 from __future__ import annotations
