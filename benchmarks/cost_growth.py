@@ -43,7 +43,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import sys
 import time
 
@@ -61,7 +60,8 @@ from lqgx._pytree import replace  # noqa: E402
 from lqgx.lq.backward import riccati_backward_pass  # noqa: E402
 from lqgx.optimizers.kl_update import UpdateOptions, constrained_update  # noqa: E402
 from tests.optimizers.lq_problems import random_problem  # noqa: E402
-from thesis_dual_timing import FORMS  # noqa: E402  (benchmarks/ is sys.path[0] when run)
+from _harness import machine, median_seconds, write_report  # noqa: E402  (benchmarks/ is
+from thesis_dual_timing import FORMS  # noqa: E402  sys.path[0] when the script runs)
 
 ALGOS = ("riccati", "ilqg", "gps", "saps")
 LABELS = {"riccati": "Riccati pass alone", "ilqg": "iLQG (pendulum chain)",
@@ -185,20 +185,12 @@ def make_call(algo: str, T: int, n: int, B: int):
 
 def measure(fn, args, repeats: int) -> dict:
     """Wall times of ``fn(args)``: first call (compile + run), then the median of ``repeats``."""
-    start = time.perf_counter()
-    result = jax.block_until_ready(fn(args))
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = jax.block_until_ready(fn(args))
-        times.append(time.perf_counter() - start)
-    median = float(np.median(times))
+    result, times = median_seconds(lambda: jax.block_until_ready(fn(args)), repeats)
     # After the first call the lowering and the executable are cached in memory, so this
     # lower/compile costs milliseconds and returns the executable that was timed.
     memory = fn.lower(args).compile().memory_analysis()
-    return {"result": result, "run_s": median, "runs_s": times,
-            "compile_s": max(first - median, 0.0), "first_call_s": first,
+    return {"result": result, "run_s": times["solve_s"], "runs_s": times["runs_s"],
+            "compile_s": max(times["compile_s"], 0.0), "first_call_s": times["first_s"],
             "temp_bytes": int(memory.temp_size_in_bytes),
             "argument_bytes": int(memory.argument_size_in_bytes),
             "output_bytes": int(memory.output_size_in_bytes)}
@@ -295,19 +287,9 @@ def progress(algo: str, row: dict) -> None:
 # -- report --------------------------------------------------------------------------------------
 
 def machine_info() -> dict:
-    model = ""
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"platform": platform.platform(), "processor": model or platform.processor(),
-            "cpu_count": os.cpu_count(), "cpus_usable": sorted(os.sched_getaffinity(0)),
-            "python": platform.python_version(), "jax": jax.__version__,
-            "device": str(jax.devices()[0]), "x64": True,
-            "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    return machine(cpus_usable=sorted(os.sched_getaffinity(0)), jax=jax.__version__,
+                   device=str(jax.devices()[0]), x64=True,
+                   xla_flags=os.environ.get("XLA_FLAGS", ""))
 
 
 COLORS = {"riccati": "tab:gray", "ilqg": "tab:blue", "gps": "tab:orange", "saps": "tab:green"}
@@ -419,10 +401,7 @@ def main():
               "fit_points": FIT_POINTS, "ilqg_iterations": ILQG_ITERATIONS, "eps": EPS,
               "wall_s": time.perf_counter() - start, "results": results}
     print_exponents(results)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "cost_growth.json").write_text(json.dumps(report, indent=1))
-    print(f"wrote {out / 'cost_growth.json'} ({report['wall_s']:.0f} s)")
+    write_report(args.out, "cost_growth", report)
     if args.figure:
         plot(results, pathlib.Path(args.figure))
         print(f"wrote {args.figure}")

@@ -81,10 +81,18 @@ def time_solve(system, iterations=300):
                  "message": res.message, "swung_up": bool(swung_up(res.states))}
 
 
+PERTURBATION_STD = (0.2, 0.2, 0.1, 0.1)
+
+
+def perturbed_x0s(system, count: int, seed: int = 0) -> jax.Array:
+    """The batch benchmarks' initial states: x0 plus Gaussian noise of PERTURBATION_STD."""
+    scale = jnp.array(PERTURBATION_STD, system.x0.dtype)
+    return system.x0 + scale * jax.random.normal(jax.random.PRNGKey(seed), (count, 4),
+                                                 system.x0.dtype)
+
+
 def batch_solve(system, count=32, seed=0):
-    key = jax.random.PRNGKey(seed)
-    scale = jnp.array([0.2, 0.2, 0.1, 0.1], system.x0.dtype)
-    x0s = system.x0 + scale * jax.random.normal(key, (count, 4), system.x0.dtype)
+    x0s = perturbed_x0s(system, count, seed)
     solve = jax.jit(lambda x0s: lqgx.solve_batch(lqgx.ilqg, system, x0s, iterations=300))
     start = time.perf_counter()
     res = solve(x0s)
@@ -94,7 +102,7 @@ def batch_solve(system, count=32, seed=0):
     res = solve(x0s)
     jax.block_until_ready(res.cost)
     run = time.perf_counter() - start
-    return {"count": count, "perturbation_std": np.asarray(scale).tolist(),
+    return {"count": count, "perturbation_std": list(PERTURBATION_STD),
             "converged": int(np.sum(np.asarray(res.converged))),
             "swung_up": int(np.sum(swung_up(res.states))),
             "iterations_mean": float(np.mean(np.asarray(res.iterations))),

@@ -37,12 +37,11 @@ def worker(batch: int, repeats: int) -> dict:
 
     jax.config.update("jax_enable_x64", True)
     import lqgx
-    from ilqr_cartpole import make_system
+    from ilqr_cartpole import make_system, perturbed_x0s
     from lqgx.distributed import batch_mesh
 
     system = make_system(jnp.float64)
-    scale = jnp.array([0.2, 0.2, 0.1, 0.1])
-    x0s = system.x0 + scale * jax.random.normal(jax.random.PRNGKey(0), (batch, 4))
+    x0s = perturbed_x0s(system, batch)
     mesh = batch_mesh()
 
     def solve(mesh):

@@ -63,7 +63,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import statistics
 import subprocess
 import sys
@@ -81,20 +80,22 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))  # the cart-pole lives beside this file
 
 import lqgx  # noqa: E402
+from _harness import machine as harness_machine  # noqa: E402
 from _harness import write_report  # noqa: E402
 from ilqr_cartpole import (  # noqa: E402
     DT,
     HORIZON,
+    PERTURBATION_STD,
     cartpole,
     final_cost,
     make_system,
+    perturbed_x0s,
     running_cost,
     swung_up,
 )
 
 MAX_ITERATIONS = 300
 TOL = 1e-6
-PERTURBATION_STD = (0.2, 0.2, 0.1, 0.1)  # as ilqr_cartpole.py's batch_solve
 TRAJAX_HINT = ("trajax source not found: pass --trajax-path DIR or set TRAJAX_PATH, DIR holding "
                "trajax/ (e.g. `git clone https://github.com/google/trajax`; never `pip install "
                "trajax`, an unrelated PyPI package)")
@@ -223,13 +224,6 @@ def single(dtype, trajax_solve, repeats: int) -> dict:
 
 
 # -- a vmapped batch of initial states -------------------------------------------------------
-def perturbed_x0s(system, count: int, seed: int = 0):
-    """ilqr_cartpole.py's batch_solve initial states: x0 plus Gaussian noise."""
-    scale = jnp.array(PERTURBATION_STD, system.x0.dtype)
-    return system.x0 + scale * jax.random.normal(jax.random.PRNGKey(seed), (count, 4),
-                                                 system.x0.dtype)
-
-
 def batch(dtype, trajax_solve, count: int, repeats: int) -> dict:
     system = make_system(jnp.dtype(dtype))
     x0s = perturbed_x0s(system, count)
@@ -271,12 +265,9 @@ def machine(trajax_commit: str) -> dict:
                                      check=True, capture_output=True, text=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         lqgx_commit = "unknown"
-    return {"platform": platform.platform(), "processor": platform.processor(),
-            "cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(), "jax": jax.__version__,
-            "jaxlib": jaxlib.__version__, "device": str(jax.devices()[0]),
-            "lqgx": lqgx.__version__, "lqgx_commit": lqgx_commit,
-            "trajax_commit": trajax_commit}
+    return harness_machine(jax=jax.__version__, jaxlib=jaxlib.__version__,
+                           device=str(jax.devices()[0]), lqgx=lqgx.__version__,
+                           lqgx_commit=lqgx_commit, trajax_commit=trajax_commit)
 
 
 def print_row(label: str, rows: dict) -> None:
@@ -316,7 +307,7 @@ def main():
                                      "alpha_min": "default (5e-5)",
                                      "float32_without_x64": True}},
               "quick": args.quick, "machine": machine(commit)}
-    print(f"trajax {commit} from {args.trajax_path}; {report['machine']['cpus_usable']} cpu(s)",
+    print(f"trajax {commit} from {args.trajax_path}; {report['machine']['cpus']} cpu(s)",
           flush=True)
     for dtype in ("float64", "float32"):
         report[dtype] = single(dtype, solve, args.repeats)

@@ -58,19 +58,21 @@ def _batch_size(args) -> int:
     return sizes.pop()
 
 
-def _pad(leaf: jax.Array, size: int) -> jax.Array:
+def _pad(leaf, size: int, xp):
+    """``leaf`` with its last element repeated up to ``size`` rows (``xp``: numpy or jax.numpy)."""
     missing = size - leaf.shape[0]
     if missing == 0:
         return leaf
-    return jnp.concatenate([leaf, jnp.repeat(leaf[-1:], missing, axis=0)])
+    return xp.concatenate([leaf, xp.repeat(leaf[-1:], missing, axis=0)])
 
 
-def _place(leaf, sharding: NamedSharding):
-    """A concrete batch as one global array sharded over the mesh, each process filling its own
-    shards from its (identical) copy of the batch; traced values are left to ``shard_map``."""
+def _place(leaf, size: int, sharding: NamedSharding):
+    """A concrete batch, padded on the host, as one global array sharded over the mesh, each
+    process filling its own shards from its (identical) copy; traced values are padded in the
+    trace and left to ``shard_map``."""
     if isinstance(leaf, jax.core.Tracer):
-        return leaf
-    host = np.asarray(leaf)
+        return _pad(leaf, size, jnp)
+    host = _pad(np.asarray(leaf), size, np)
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 
@@ -83,11 +85,12 @@ def vmap_sharded(fn: Callable, mesh: Optional[Mesh] = None) -> Callable:
         raise ValueError(f"mesh must be a jax.sharding.Mesh with an axis named {BATCH_AXIS!r} "
                          "(lqgx.distributed.batch_mesh())")
     count = mesh.shape[BATCH_AXIS]
-    spec = PartitionSpec(BATCH_AXIS)
+    sharding = batch_sharding(mesh)
+    spec = sharding.spec
     # No collectives run, so the varying-across-devices type checks have nothing to guard; lqgx's
     # scans start from unvarying constants (e.g. an "ok" flag) that they would reject.
-    sharded = jax.shard_map(jax.vmap(fn), mesh=mesh, in_specs=spec, out_specs=spec,
-                            check_vma=False)
+    sharded = jax.jit(jax.shard_map(jax.vmap(fn), mesh=mesh, in_specs=spec, out_specs=spec,
+                                    check_vma=False))
 
     @functools.wraps(fn)
     def mapped(*args):
@@ -95,9 +98,8 @@ def vmap_sharded(fn: Callable, mesh: Optional[Mesh] = None) -> Callable:
         if size == 0:
             raise ValueError("the batch is empty")
         padded = -(-size // count) * count
-        sharding = batch_sharding(mesh)
-        args = jax.tree.map(lambda leaf: _place(_pad(jnp.asarray(leaf), padded), sharding), args)
-        out = jax.jit(sharded)(*args)
+        args = jax.tree.map(lambda leaf: _place(leaf, padded, sharding), args)
+        out = sharded(*args)
         return jax.tree.map(lambda leaf: leaf[:size], out) if padded != size else out
 
     return mapped

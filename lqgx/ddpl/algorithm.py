@@ -212,10 +212,9 @@ def shard_environments(state: TrainState, mesh) -> TrainState:
                          "devices to split the environments over them")
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     split = batch_sharding(mesh)
-    placed = jax.device_put(state, replicated)
-    return placed._replace(env_state=jax.device_put(state.env_state, split),
-                           obs=jax.device_put(state.obs, split),
-                           ep_return=jax.device_put(state.ep_return, split))
+    shardings = jax.tree.map(lambda _: replicated, state)._replace(
+        env_state=jax.tree.map(lambda _: split, state.env_state), obs=split, ep_return=split)
+    return jax.device_put(state, shardings)
 
 
 def joint_action(policy, policy_params, key, obs):

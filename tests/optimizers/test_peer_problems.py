@@ -208,11 +208,10 @@ def crocoddyl_double_pendulum_system(dtype) -> lqgx.System:
                 joint1 + link1 @ (joint2 + rot_x(q[1]) @ com2))
 
     def lagrangian(q, v):
-        velocity1, velocity2 = jax.jvp(centres_of_mass, (q,), (v,))[1]
+        (com1_at, com2_at), (velocity1, velocity2) = jax.jvp(centres_of_mass, (q,), (v,))
         kinetic = (0.5 * mass[0] * velocity1 @ velocity1 + 0.5 * mass[1] * velocity2 @ velocity2
                    + 0.5 * ixx[0] * v[0] ** 2 + 0.5 * ixx[1] * (v[0] + v[1]) ** 2)
-        height1, height2 = (p[2] for p in centres_of_mass(q))
-        return kinetic - CROC_GRAVITY * (mass[0] * height1 + mass[1] * height2)
+        return kinetic - CROC_GRAVITY * (mass[0] * com1_at[2] + mass[1] * com2_at[2])
 
     def acceleration(q, v, torque):
         """Euler-Lagrange: M(q) a = torque + dL/dq - (d^2 L / dv dq) v."""
