@@ -17,7 +17,7 @@ Problems (m = max(1, n // 2) actions throughout):
   ``tests/optimizers/lq_problems.random_problem(T, n, m)`` with each A_t scaled to spectral norm
   <= 1 (as drawn, A_t = I + 0.1 N(0, 1) expands: at n = 8 the SAPS update hit its 300-step
   cap at T = 200 and stopped after 0 steps at T = 400); the B sweep vmaps the update over B
-  problems (seeds 0..B-1). The update is iterative (GPS: dual passes, SAPS: barrier-Newton steps,
+  problems (seeds 0..B-1). The update is iterative (GPS: dual passes, SAPS: interior-point Newton steps,
   each a Riccati pass over the state-action moments), so time per iteration is reported beside
   time per update.
 

@@ -17,7 +17,7 @@ algorithm with its default method. Counted per algorithm:
 * the worst relative violation and the median update time per problem.
 
     python benchmarks/reliability_sweep.py [--problems 1000] [--algos gps,saps,esaps]
-        [--out results/benchmarks/reliability.json]
+        [--shapes 5x1x1,10x2x1,20x3x2,30x5x3,50x8x4] [--out results/benchmarks/reliability.json]
 """
 
 from __future__ import annotations
@@ -75,7 +75,10 @@ def sweep(algos, problems: int, seed: int, rtol: float, shapes=SHAPES, progress=
         flags = {"finite": [], "converged": [], "ok": [], "excess": []}
         timing = []
         for index, (T, n, m) in enumerate(shapes):
-            seeds = seed + 100_000 * index + np.arange(per_shape)
+            # a shape's problems depend on its place in SHAPES, not in ``shapes``: a subset run
+            # draws the same problems as the full sweep
+            place = SHAPES.index((T, n, m)) if (T, n, m) in SHAPES else index
+            seeds = seed + 100_000 * place + np.arange(per_shape)
             batch, eps, delta = hard_problems(seeds, T, n, m)
             delta = jnp.broadcast_to(delta[:, None], (per_shape, T)) if delta.ndim == 1 \
                 else delta
@@ -93,11 +96,12 @@ def sweep(algos, problems: int, seed: int, rtol: float, shapes=SHAPES, progress=
                            "ms_per_problem": 1e3 * run / per_shape,
                            "nonfinite": int((~shape_flags["finite"]).sum()),
                            "failed": int((~shape_flags["ok"]).sum()),
-                           "flagged": int((~shape_flags["converged"]).sum())})
+                           "flagged": int((~shape_flags["converged"]).sum()),
+                           "violated": int((shape_flags["excess"] > rtol).sum())})
             progress(f"{algo} T={T} n={n} m={m}: {per_shape} problems, {run:.1f} s "
                      f"(+{compile_and_run - run:.1f} s compile); flagged "
                      f"{timing[-1]['flagged']}, failed {timing[-1]['failed']}, non-finite "
-                     f"{timing[-1]['nonfinite']}")
+                     f"{timing[-1]['nonfinite']}, violated {timing[-1]['violated']}")
         finite = np.concatenate(flags["finite"])
         converged = np.concatenate(flags["converged"])
         ok = np.concatenate(flags["ok"])
@@ -124,22 +128,30 @@ def main():
     p.add_argument("--algos", default="gps,saps,esaps")
     p.add_argument("--rtol", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shapes", default=",".join("x".join(map(str, sh)) for sh in SHAPES),
+                   help="comma-separated TxNxM shapes; the problems are split evenly over them")
     p.add_argument("--out", default="results/benchmarks/reliability.json")
     args = p.parse_args()
     algos = args.algos.split(",")
     unknown = sorted(set(algos) - set(UPDATES))
     if unknown:
         p.error(f"--algos: unknown {unknown}; choose from {sorted(UPDATES)}")
+    try:
+        shapes = tuple(tuple(int(v) for v in sh.split("x")) for sh in args.shapes.split(","))
+        assert all(len(sh) == 3 and min(sh) >= 1 for sh in shapes)
+    except (ValueError, AssertionError):
+        p.error(f"--shapes: expected comma-separated TxNxM with positive integers, got "
+                f"{args.shapes!r}")
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"problems": args.problems, "shapes": [list(s) for s in SHAPES], "rtol": args.rtol,
+    meta = {"problems": args.problems, "shapes": [list(s) for s in shapes], "rtol": args.rtol,
             "seed": args.seed, "machine": platform.platform(), "processor": platform.processor(),
             "jax": jax.__version__, "devices": [str(d) for d in jax.devices()]}
 
     def save(report):
         out.write_text(json.dumps({"meta": meta, "results": report}, indent=1))
 
-    report = sweep(algos, args.problems, args.seed, args.rtol, on_algorithm=save)
+    report = sweep(algos, args.problems, args.seed, args.rtol, shapes=shapes, on_algorithm=save)
     for algo, r in report.items():
         print(f"{algo}: {r['problems']} problems, nonfinite {r['nonfinite']}, flagged "
               f"{r['flagged']} (failed {r['failed']}), bound violated {r['violated']} (unflagged "

@@ -615,9 +615,9 @@ def _update_result(prep, policy, traj, alpha, beta, converged, iterations, ok, d
 
 
 def _newton_update(form: Formulation, prep: Prepared, eps, delta, options: UpdateOptions):
-    """``method="newton"``: the exact update of ``moment_newton``. Its dual value is the barrier
-    method's (the Lagrange dual function of the moment program at the returned multipliers, exact
-    at the center). The thesis's dual at the same multipliers agrees where its soft pass is
+    """``method="newton"``: the exact update of ``moment_newton``. Its dual value is the
+    interior-point method's (the Lagrange dual function of the moment program at the returned
+    multipliers, exact where the Lagrangian's gradient vanishes). The thesis's dual at the same multipliers agrees where its soft pass is
     defined (tests), but it is not always: with a non-convex local cost (an indefinite
     quadratization) and a multiplier near zero, Q_uu of that pass can be indefinite."""
     pb = prep.problem

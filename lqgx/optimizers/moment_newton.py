@@ -15,20 +15,26 @@ and the dynamics are *linear* in them (F = [A B]):
 
 So one update is a convex program: an optimal-control problem with linear dynamics in the state
 s_t = (m^x_t, vech X_t), control w_t = (m^u_t, vec Y_t, vech Z_t), convex stage costs and per-step
-convex constraints. We solve it with the log-barrier method (Boyd & Vandenberghe 2004, §11.3):
-for a decreasing barrier weight mu, minimize
+convex constraints. We solve it with the primal-dual interior-point method (Boyd & Vandenberghe
+2004, §11.7) on the barrier problems
 
     sum_t E[cost_t] + E[final] - mu sum_t log(eps_t - D_t) [- mu sum_t log(H_t + delta_t)]
 
-by damped Newton steps, each a Riccati pass (``riccati_backward_pass``) over the moment
-coordinates (the Newton system of a linear-dynamics problem is banded in time). The start, the
-previous policy q, is strictly feasible for the KL bounds (D_t = 0); where q lies below an ESAPS
-entropy floor, a phase I raises the entropy first (``solve``).
+with multipliers alpha_t (the divergence bounds) and beta_t (the entropy floors) as variables
+of their own. A step solves the linearized KKT conditions with the multiplier steps eliminated:
+a Newton system with the barrier's gradient and the Lagrangian's curvature plus the condensed
+complementarity terms, solved by one Riccati pass (``riccati_backward_pass``) over the moment
+coordinates (the Newton system of a linear-dynamics problem is banded in time). mu follows the
+duality gap after every step instead of being held fixed through a centering; that took the
+double pendulum's SAPS update from 81 Newton steps (barrier method) to 18. The start, the previous
+policy q, is strictly feasible for the KL bounds (D_t = 0); where q lies below an ESAPS entropy
+floor, a phase I (a barrier method on the constraints alone) raises the entropy first
+(``solve``).
 
-At the end, the barrier's dual estimates alpha_t = mu / (eps_t - D_t), beta_t = mu / (H_t +
-delta_t) are the KKT multipliers of the thesis's dual (eq. 3.8, 4.6, 5.5) to O(mu): the soft
-backward pass with those temperatures and p_t = mu_t reproduces the policy. Here there is no
-circular dependency between V_t and mu_t to iterate (§4.4.1): the moments are the variables.
+At the end alpha_t and beta_t are the KKT multipliers of the thesis's dual (eq. 3.8, 4.6, 5.5):
+the soft backward pass with those temperatures and p_t = mu_t reproduces the policy. Here there
+is no circular dependency between V_t and mu_t to iterate (§4.4.1): the moments are the
+variables.
 The policy is read off the joint: K = Y X^-1, k = m^u - K m^x, Sigma = Z - Y X^-1 Y^T.
 """
 
@@ -56,22 +62,27 @@ _LOG_2PI_E = float(np.log(2 * np.pi * np.e))
 
 @pytree_dataclass
 class NewtonOptions:
-    """Settings of the barrier method (static).
+    """Settings of the interior-point method (static).
 
-    decrease: factor on mu after each centering. gap_rtol: stop when the duality-gap bound
-    (number of constraints) * mu <= gap_rtol * (1 + |cost|) (raised to 1e-6 in float32).
-    center_tol: a centering ends when the Newton decrement lambda^2 / 2 <= center_tol * mu;
-    final_center_tol: the same for the last one (the multipliers mu / slack are exact only at
-    the center), or at most ``final_steps`` Newton steps.
-    max_iter: Newton steps in all. entropy_margin: how far (nats) phase I moves the entropies
-    inside their floor before the cost enters (ESAPS with q below the floor).
+    decrease: the smallest centering factor: after a step of length a, mu = max(decrease,
+    1 - a) * gap / (number of constraints), so a full step shrinks the target tenfold and a short
+    one (far from the central path) mostly re-centers. backtrack: the line search's factor.
+    gap_rtol: stop when the surrogate duality gap sum_t alpha_t (eps_t - D_t) [+ beta_t (H_t +
+    delta_t)] <= gap_rtol * (1 + |cost|) (raised to 1e-6 in float32) and the Newton decrement
+    lambda^2 / 2 <= final_center_tol times that bound, or ``final_steps`` steps after the gap
+    bound was met; or, reported as not converged, when a gap below 1e4 times its bound has not
+    halved in ``stall_steps`` steps (rounding on ill-conditioned problems). center_tol: phase I's centerings (ESAPS with q below its entropy floor) end
+    when lambda^2 / 2 <= center_tol * mu. max_iter: Newton steps in all. entropy_margin: how far
+    (nats) phase I moves the entropies inside their floor before the cost enters.
     """
 
     decrease: float = static_field(default=0.1)
+    backtrack: float = static_field(default=0.8)
     gap_rtol: float = static_field(default=1e-10)
     center_tol: float = static_field(default=1e-3)
-    final_center_tol: float = static_field(default=1e-9)
+    final_center_tol: float = static_field(default=1.0)
     final_steps: int = static_field(default=8)
+    stall_steps: int = static_field(default=20)
     max_iter: int = static_field(default=300)
     entropy_margin: float = static_field(default=1e-3)
 
@@ -104,10 +115,11 @@ class MomentSolution:
     """Result of ``solve``: ``policy``, its state moments ``state_mean[T+1, n]``,
     ``state_cov[T+1, n, n]``, multipliers ``alpha[T]``,
     ``beta[T]`` (zeros without an entropy floor), bound values ``divergence[T]`` and
-    ``entropy[T]``, ``dual``: the Lagrange dual function at (alpha, beta), which at a center is
-    the expected cost minus (number of constraints) * mu (Boyd & Vandenberghe 2004, §11.2.2),
-    final barrier weight ``mu``, Newton ``iterations``, ``converged`` (gap tolerance reached
-    while centered) and ``ok`` (finite and strictly feasible throughout)."""
+    ``entropy[T]``, ``dual``: the expected cost minus the surrogate duality gap sum_t alpha_t
+    (eps_t - D_t) [+ beta_t (H_t + delta_t)], the Lagrange dual function at (alpha, beta) where
+    the Lagrangian's gradient vanishes (Boyd & Vandenberghe 2004, §11.7.2), final barrier weight
+    ``mu``, Newton ``iterations``, ``converged`` (gap tolerance and Newton decrement reached) and
+    ``ok`` (finite and strictly feasible throughout)."""
 
     policy: LinearGaussianPolicy
     state_mean: jax.Array
@@ -205,6 +217,12 @@ def _stage_terms(pk: _Packing, problem_t, s, w):
     return expected, div, entropy
 
 
+def _slack_margin(bound):
+    """Smallest slack the method aims for: divergences and entropies are log-determinants of
+    possibly ill-conditioned covariances, known to ~1e3 ulp; a slack below that is rounding."""
+    return 1e3 * jnp.finfo(jnp.result_type(bound)).eps * (1.0 + jnp.abs(bound))
+
+
 def _barrier_stage(pk, problem_t, eps, delta, weight, mu, s, w):
     """weight * E[cost_t] - mu log(eps - D_t) [- mu log(H_t + delta_t)]."""
     expected, div, entropy = _stage_terms(pk, problem_t, s, w)
@@ -256,13 +274,35 @@ def _in_z(pk: _Packing, mean_part, cov_part):
         cov_part)
 
 
-def _stage_derivatives(pk: _Packing, problem_t, eps, delta, weight, mu, s, w):
-    """Gradient ``[Z]`` and Hessian ``[Z, Z]`` of ``_barrier_stage`` at z = (s, w), closed form.
+@pytree_dataclass
+class _StageDerivatives:
+    """Gradient ``grad[Z]`` and Hessian ``hess[Z, Z]`` of one step's Newton model, and what the
+    multiplier step needs: the slacks ``div_slack = eps - D``, ``ent_slack = H + delta`` (1
+    without a floor) and the constraint gradients ``div_grad = dD/dz``, ``ent_grad = dH/dz``."""
 
-    For a barrier term -mu log g: gradient (mu / g) grad(-g), Hessian (mu / g) hess(-g) +
-    (mu / g^2) grad g grad g^T. The divergence and the entropy have no mean-covariance cross
-    terms, so each Hessian is a mean block, a covariance block (a combination of the two
-    log-determinant curvatures) and the two rank-one barrier terms.
+    grad: jax.Array
+    hess: jax.Array
+    div_slack: jax.Array
+    ent_slack: jax.Array
+    div_grad: jax.Array
+    ent_grad: jax.Array
+
+
+def _stage_derivatives(pk: _Packing, problem_t, eps, delta, weight, mu, s, w, alpha=None,
+                       beta=None, div_slack=None, ent_slack=None) -> _StageDerivatives:
+    """The Newton model of one step at z = (s, w), closed form.
+
+    Without multipliers it is the gradient and Hessian of ``_barrier_stage``: for a barrier term
+    -mu log g, gradient (mu / g) grad(-g), Hessian (mu / g) hess(-g) + (mu / g^2) grad g grad g^T.
+    With multipliers (alpha for the divergence bound, beta for the entropy floor; the primal-dual
+    method, Boyd & Vandenberghe 2004, §11.7.1, dual variables eliminated) the gradient stays the
+    barrier's and the Hessian is that of the Lagrangian plus the condensed complementarity,
+    alpha hess(-g) + (alpha / g) grad g grad g^T: the barrier Hessian exactly where alpha = mu / g,
+    on the central path. The divergence and the entropy have no mean-covariance cross terms, so
+    each Hessian is a mean block, a covariance block (a combination of the two log-determinant
+    curvatures) and the rank-one terms. ``div_slack``, ``ent_slack``: the slacks as the line
+    search computed them (``_stage_terms``); the closed form here rounds differently, and near an
+    active bound a slack of 1e-13 could otherwise change sign.
     """
     n, m = pk.n, pk.m
     d = n + m
@@ -289,27 +329,36 @@ def _stage_derivatives(pk: _Packing, problem_t, eps, delta, weight, mu, s, w):
         div_mean_grad, div_mean_hess = E.T @ Q_inv @ r, P
         div_cov_grad = 0.5 * (P - S_inv + X_inv_padded)
         div_s_curv, div_x_curv = 0.5, -0.5      # hess D = 1/2 F(S^-1) - 1/2 F(X^-1)
-    c_div = mu / (eps - div)
+    div_slack = eps - div if div_slack is None else div_slack
+    c_div = mu / div_slack
+    a_div = c_div if alpha is None else alpha
     grad_div = _in_z(pk, div_mean_grad, _covariance_gradient(pk, div_cov_grad))
     mean_grad = weight * (C @ mean + g) + c_div * div_mean_grad
     cov_grad = _covariance_gradient(pk, 0.5 * weight * C + c_div * div_cov_grad)
-    s_curv, x_curv = c_div * div_s_curv, c_div * div_x_curv
-    rank_one = (c_div ** 2 / mu) * jnp.outer(grad_div, grad_div)
-    if delta is not None:
+    s_curv, x_curv = a_div * div_s_curv, a_div * div_x_curv
+    rank_one = (a_div / div_slack) * jnp.outer(grad_div, grad_div)
+    grad_ent = jnp.zeros_like(grad_div)
+    if delta is None:
+        ent_slack = jnp.ones((), S.dtype)
+    else:
         entropy = 0.5 * (log_det_S - log_det_X) + 0.5 * m * _LOG_2PI_E
-        c_ent = mu / (entropy + delta)
+        ent_slack = entropy + delta if ent_slack is None else ent_slack
+        c_ent = mu / ent_slack
+        a_ent = c_ent if beta is None else beta
         ent_cov_grad = _covariance_gradient(pk, 0.5 * (S_inv - X_inv_padded))
         grad_ent = _in_z(pk, jnp.zeros((d,), S.dtype), ent_cov_grad)
         cov_grad = cov_grad - c_ent * ent_cov_grad
-        # -c_ent hess H with hess H = -1/2 F(S^-1) + 1/2 F(X^-1)
-        s_curv, x_curv = s_curv + 0.5 * c_ent, x_curv - 0.5 * c_ent
-        rank_one = rank_one + (c_ent ** 2 / mu) * jnp.outer(grad_ent, grad_ent)
+        # -a_ent hess H with hess H = -1/2 F(S^-1) + 1/2 F(X^-1)
+        s_curv, x_curv = s_curv + 0.5 * a_ent, x_curv - 0.5 * a_ent
+        rank_one = rank_one + (a_ent / ent_slack) * jnp.outer(grad_ent, grad_ent)
     cov_hess = s_curv * _log_det_curvature(pk, S_inv) + x_curv * _log_det_curvature(
         pk, X_inv_padded)
     hess = (jnp.zeros_like(rank_one)
-            .at[np.ix_(pk.mean_z, pk.mean_z)].set(weight * C + c_div * div_mean_hess)
+            .at[np.ix_(pk.mean_z, pk.mean_z)].set(weight * C + a_div * div_mean_hess)
             .at[np.ix_(pk.cov_z, pk.cov_z)].set(cov_hess)) + rank_one
-    return _in_z(pk, mean_grad, cov_grad), symmetrize(hess)
+    return _StageDerivatives(grad=_in_z(pk, mean_grad, cov_grad), hess=symmetrize(hess),
+                             div_slack=div_slack, ent_slack=ent_slack, div_grad=grad_div,
+                             ent_grad=grad_ent)
 
 
 def _final_value(pk, final, s):
@@ -389,17 +438,38 @@ def _moment_dynamics(pk, problem):
     return jax.vmap(jac, in_axes=(0, None, None))(problem.dynamics, s0, w0)
 
 
-def _newton_direction(pk, problem, moment_dyn, barrier: _Barrier, reg, s, w):
-    """Riccati pass on the barrier objective's second-order expansion; the full-step direction
-    (ds[T+1], dw[T]), the directional derivative along it, and ok."""
+@pytree_dataclass
+class _Direction:
+    """A Newton step: ``ds[T+1]``, ``dw[T]``, the multipliers' ``dalpha[T]``, ``dbeta[T]``, the
+    slope of the barrier objective along (ds, dw) and ``ok``."""
+
+    ds: jax.Array
+    dw: jax.Array
+    dalpha: jax.Array
+    dbeta: jax.Array
+    slope: jax.Array
+    ok: jax.Array
+
+
+def _newton_direction(pk, problem, moment_dyn, barrier: _Barrier, reg, s, w, alpha, beta,
+                      div_slack, ent_slack) -> _Direction:
+    """Riccati pass on the Newton model (``_stage_derivatives`` with multipliers alpha[T],
+    beta[T] and the slacks div_slack[T], ent_slack[T] of the line search); the full-step
+    direction, and the multipliers' step from the linearized complementarity alpha_t g_t = mu
+    (Boyd & Vandenberghe 2004, eq. 11.54): dalpha_t = mu / g_t - alpha_t + (alpha_t / g_t) dD_t,
+    g_t the slack, dD_t = grad D_t . dz_t."""
     T = w.shape[0]
     ds_dim = s.shape[1]
     A, B = moment_dyn
-    derivatives = lambda d, e, dl, s_t, w_t: _stage_derivatives(  # noqa: E731
-        pk, d + (problem.reference,), e, dl, barrier.weight, barrier.mu, s_t, w_t)
-    axes = (0, 0, 0 if barrier.delta is not None else None, 0, 0)
-    grad, hess = jax.vmap(derivatives, in_axes=axes)(_stage_data(problem), problem.eps,
-                                                     barrier.delta, s[:-1], w)
+    floor = barrier.delta is not None
+    derivatives = lambda d, e, dl, s_t, w_t, a_t, b_t, gd, ge: _stage_derivatives(  # noqa: E731
+        pk, d + (problem.reference,), e, dl, barrier.weight, barrier.mu, s_t, w_t, a_t,
+        b_t if floor else None, gd, ge if floor else None)
+    axes = (0, 0, 0 if floor else None, 0, 0, 0, 0, 0, 0)
+    stage = jax.vmap(derivatives, in_axes=axes)(_stage_data(problem), problem.eps,
+                                                barrier.delta, s[:-1], w, alpha, beta,
+                                                div_slack, ent_slack)
+    grad, hess = stage.grad, stage.hess
     cost = QuadraticCost(Cxx=hess[:, :ds_dim, :ds_dim], Cuu=hess[:, ds_dim:, ds_dim:],
                          Cux=hess[:, ds_dim:, :ds_dim], cx=grad[:, :ds_dim],
                          cu=grad[:, ds_dim:], c0=jnp.zeros((T,), s.dtype))
@@ -416,35 +486,44 @@ def _newton_direction(pk, problem, moment_dyn, barrier: _Barrier, reg, s, w):
         return A_t @ ds + B_t @ dw, (ds, dw)
 
     dsT, (ds, dw) = jax.lax.scan(roll, jnp.zeros((ds_dim,), s.dtype), (sol.K, sol.k, A, B))
+    dz = jnp.concatenate([ds, dw], axis=1)
     ds = jnp.concatenate([ds, dsT[None]])
     slope = jnp.sum(grad[:, :ds_dim] * ds[:-1]) + jnp.sum(grad[:, ds_dim:] * dw) \
         + final.cx @ ds[-1]
-    ok = sol.ok & jnp.isfinite(slope) & all_finite(ds) & all_finite(dw)
-    return ds, dw, slope, ok
+    d_div = jnp.sum(stage.div_grad * dz, axis=1)
+    d_ent = jnp.sum(stage.ent_grad * dz, axis=1)
+    dalpha = barrier.mu / div_slack - alpha + alpha / div_slack * d_div
+    dbeta = barrier.mu / ent_slack - beta - beta / ent_slack * d_ent
+    if barrier.delta is None:
+        dbeta = jnp.zeros_like(beta)
+    ok = sol.ok & jnp.isfinite(slope) & all_finite(ds) & all_finite(dw) & all_finite(
+        (dalpha, dbeta))
+    return _Direction(ds=ds, dw=dw, dalpha=dalpha, dbeta=dbeta, slope=slope, ok=ok)
 
 
-def _backtracking(objective, f0, slope, accept_full_step, max_halvings: int = 40):
-    """Largest a in {1, 1/2, 1/4, ...} (at most ``max_halvings`` halvings) with the Armijo
-    decrease objective(a) <= f0 + 0.1 a slope, or a = 1 when ``accept_full_step`` (a finite
-    value suffices). Returns (a, found). A while loop: usually one or two evaluations, where
-    evaluating all candidates at once cost 40 objective passes per Newton step."""
+def _backtracking(objective, f0, slope, accept_first, start, factor, max_tries: int = 100):
+    """Largest a in {start, factor start, factor^2 start, ...} (at most ``max_tries``
+    reductions, down to ~1e-10 start for factor 0.8) with the Armijo decrease objective(a) <=
+    f0 + 0.1 a slope, or a = start when ``accept_first`` (a finite value suffices). Returns (a,
+    found). A while loop: usually one to three evaluations, each far cheaper than the Riccati
+    pass; a factor of 0.8 rather than 0.5 takes ~20 % longer steps when the full step leaves
+    the feasible set (the usual case far from the central path)."""
 
     def acceptable(a):
         value = objective(a)
-        armijo = (value <= f0 + 0.1 * a * slope) | (accept_full_step & (a == 1.0))
+        armijo = (value <= f0 + 0.1 * a * slope) | (accept_first & (a == start))
         return armijo & jnp.isfinite(value)
 
     def cond(state):
         a, found, tries = state
-        return ~found & (tries < max_halvings)
+        return ~found & (tries < max_tries)
 
     def body(state):
         a, _, tries = state
-        a = 0.5 * a
+        a = factor * a
         return a, acceptable(a), tries + 1
 
-    one = jnp.ones((), f0.dtype)
-    a, found, _ = jax.lax.while_loop(cond, body, (one, acceptable(one), jnp.array(0)))
+    a, found, _ = jax.lax.while_loop(cond, body, (start, acceptable(start), jnp.array(0)))
     return jnp.where(found, a, 0.0), found
 
 
@@ -472,31 +551,46 @@ def _entropy_lift(problem: MomentProblem, margin):
 
 @pytree_dataclass
 class _NewtonState:
-    """Loop state of ``solve``: the iterate (s[T+1], w[T]), barrier weight mu, phase-I
-    relaxation theta, regularization, step counts, flags, and the last centered phase-II point
-    (the fallback when the Newton system breaks down)."""
+    """Loop state of ``solve``: the iterate (s[T+1], w[T]) with its divergences and entropies,
+    the multipliers alpha[T], beta[T] (phase II), barrier weight mu, phase-I relaxation theta,
+    regularization, step counts and flags."""
 
     s: jax.Array
     w: jax.Array
+    divergence: jax.Array
+    entropy: jax.Array
+    alpha: jax.Array
+    beta: jax.Array
     mu: jax.Array
     theta: jax.Array
     reg: jax.Array
     final_iterations: jax.Array
+    reference_gap: jax.Array
+    stalled_iterations: jax.Array
     iterations: jax.Array
     done: jax.Array
+    gap_met: jax.Array
     ok: jax.Array
-    centered_s: jax.Array
-    centered_w: jax.Array
-    centered_mu: jax.Array
-    has_center: jax.Array
+    stepped: jax.Array
+
+
+def _largest_positive_step(x, dx):
+    """The largest a <= 1 keeping x + a dx > 0 (x > 0), shortened by 1 % (Boyd & Vandenberghe
+    2004, §11.7.3)."""
+    ratio = jnp.where(dx < 0, -x / jnp.where(dx < 0, dx, -1.0), jnp.inf)
+    return jnp.minimum(1.0, 0.99 * jnp.min(ratio))
 
 
 def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> MomentSolution:
-    """Barrier-method solve of the constrained update (module docstring). Pure; jit/vmap-able.
+    """Interior-point solve of the constrained update (module docstring). Pure; jit/vmap-able.
 
     Start: q's moments (every divergence 0 < eps). If q violates an entropy floor, phase I first
     centers the constraints alone with the floor relaxed by ``theta * lift`` and shrinks theta to
     0 as the entropy rises; if that stalls, the bounds have no common interior (``ok`` False).
+    Phase II is the primal-dual method (Boyd & Vandenberghe 2004, §11.7): Newton steps on the
+    barrier problem at weight mu with the Lagrangian's curvature at the current multipliers,
+    a multiplier step from the linearized complementarity, and mu set after every step to a
+    fraction of the surrogate duality gap per constraint (``NewtonOptions.decrease``).
     """
     dyn = problem.dynamics
     T, n, m = dyn.B.shape
@@ -528,17 +622,25 @@ def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> M
         inside = jnp.all(jnp.where(lifted, slack >= options.entropy_margin, True))
         return jnp.where(inside, 0.0, theta_new)
 
+    def entropy_slack(entropy, delta):
+        return entropy + delta if entropy_floor else jnp.ones_like(entropy)
+
     s, w = _policy_moments(pk, problem, problem.prior, x0_cov)
+    expected0, div0, entropy0 = _stage_values(pk, problem, s, w)
     # The first barrier weight puts the duality-gap bound n * mu at q's total expected cost. The
     # final cost counts: with end-state-only costs (quad pendulum) it is nearly all of it, and a
     # mu0 from the running costs alone starts the path ~1e3 too stiff (hundreds of damped steps).
-    expected0 = jnp.sum(_stage_values(pk, problem, s, w)[0]) + _final_value(pk, problem.final,
-                                                                            s[-1])
-    mu0 = (1.0 + jnp.abs(expected0)) / n_constraints
+    mu0 = (1.0 + jnp.abs(jnp.sum(expected0) + _final_value(pk, problem.final, s[-1]))
+           ) / n_constraints
     theta0 = jnp.asarray(1.0 if entropy_floor else 0.0, dtype)
     if entropy_floor:
         theta0 = jnp.where(jnp.any(lift > 0), theta0, 0.0)
     feasible0 = jnp.isfinite(_objective(pk, problem, barrier(theta0, mu0), s, w))
+
+    def central_multipliers(mu, divergence, entropy, delta):
+        """alpha = mu / slack, beta likewise: the barrier's multipliers at weight mu."""
+        return (mu / (problem.eps - divergence),
+                mu / entropy_slack(entropy, delta) if entropy_floor else jnp.zeros_like(entropy))
 
     def cond(st: _NewtonState):
         return (~st.done) & st.ok & (st.iterations < options.max_iter)
@@ -546,66 +648,106 @@ def solve(problem: MomentProblem, options: NewtonOptions = NewtonOptions()) -> M
     def body(st: _NewtonState):
         s, w, mu, theta, reg = st.s, st.w, st.mu, st.theta, st.reg
         bar = barrier(theta, mu)
-        ds, dw, slope, dir_ok = _newton_direction(pk, problem, moment_dyn, bar, reg, s, w)
+        phase1 = theta > 0
+        # Phase I centers the constraint barrier: its multipliers are the central ones.
+        central = central_multipliers(bar.mu, st.divergence, st.entropy, bar.delta)
+        alpha = jnp.where(phase1, central[0], st.alpha)
+        beta = jnp.where(phase1, central[1], st.beta)
+        step = _newton_direction(pk, problem, moment_dyn, bar, reg, s, w, alpha, beta,
+                                 problem.eps - st.divergence,
+                                 entropy_slack(st.entropy, bar.delta))
         f0 = _objective(pk, problem, bar, s, w)
         # Below rounding the Armijo test is meaningless: then take the full (pure Newton) step.
         rounding = 1e4 * jnp.finfo(dtype).eps * (1.0 + jnp.abs(f0))
-        tiny = -slope <= rounding
+        tiny = -step.slope <= rounding
+        start = jnp.where(phase1, 1.0, jnp.minimum(
+            _largest_positive_step(alpha, step.dalpha), _largest_positive_step(
+                beta, step.dbeta) if entropy_floor else 1.0)).astype(dtype)
         a, found = _backtracking(
-            lambda a: _objective(pk, problem, bar, s + a * ds, w + a * dw), f0, slope, tiny)
-        found = found & dir_ok
-        s_new, w_new = jnp.where(found, s + a * ds, s), jnp.where(found, w + a * dw, w)
-        entropy = _stage_values(pk, problem, s_new, w_new)[2]
-        # Newton decrement: lambda^2 = -slope for the full step of an exact Newton direction. The
-        # last centering is tight: the multipliers mu / slack are exact only at the center.
-        last = (theta == 0) & (n_constraints * mu <= gap_rtol * (1.0 + jnp.abs(f0)))
-        tol = jnp.where(last, options.final_center_tol, options.center_tol)
-        # (the last centering is also ended after ``final_steps`` Newton steps: rounding may stall
-        # it far below the gap tolerance)
-        final_it = jnp.where(last, st.final_iterations + 1, 0)
+            lambda a: _objective(pk, problem, bar, s + a * step.ds, w + a * step.dw), f0,
+            step.slope, tiny, start, options.backtrack)
+        found = found & step.ok
+        s_new, w_new = jnp.where(found, s + a * step.ds, s), jnp.where(found, w + a * step.dw, w)
+        _, div_new, entropy_new = _stage_values(pk, problem, s_new, w_new)
         # A backtracked step whose predicted decrease is below rounding passed the Armijo test by
-        # rounding alone: f cannot be improved further at this precision, the point is as
-        # centered as it can be (else the loop stalls there). Full steps (a = 1) still converge
-        # the gradient quadratically and continue.
-        stuck = found & (a < 1.0) & (-a * slope <= rounding)
-        centered = dir_ok & ((-0.5 * slope <= tol * bar.mu) | stuck
-                             | (final_it > options.final_steps))
+        # rounding alone: f cannot be improved further at this precision (else the loop stalls).
+        stuck = found & (a < start) & (-a * step.slope <= rounding)
+        decrement = -0.5 * step.slope    # Newton decrement lambda^2 / 2
         if entropy_floor:
-            theta_new = shrink(theta, entropy)
-            stalled = (theta > 0) & centered & (theta_new >= theta)
+            centered = step.ok & ((decrement <= options.center_tol * bar.mu) | stuck)
+            theta_new = shrink(theta, entropy_new)
+            stalled = phase1 & centered & (theta_new >= theta)
         else:
             theta_new, stalled = theta, jnp.array(False)
-        phase2 = theta == 0
-        keep = phase2 & centered
+        # Phase II: the multiplier step, then the next barrier weight from the duality gap.
+        tol = gap_rtol * (1.0 + jnp.abs(f0))
+        floor_new = problem.delta if entropy_floor else None
+        alpha_new = jnp.where(found, alpha + a * step.dalpha, alpha)
+        beta_new = jnp.where(found, beta + a * step.dbeta, beta)
+        gap = jnp.sum(alpha_new * (problem.eps - div_new))
+        if entropy_floor:
+            gap = gap + jnp.sum(beta_new * entropy_slack(entropy_new, floor_new))
+        # (not below the tolerance, where the complementarity targets would only chase rounding,
+        # nor below what the slacks resolve: alpha_t g_t = mu puts slack mu / alpha_t on an active
+        # bound, which must stay above ``_slack_margin``)
+        resolvable = jnp.max(alpha_new * _slack_margin(problem.eps))
+        if entropy_floor:
+            resolvable = jnp.maximum(resolvable, jnp.max(beta_new * _slack_margin(problem.delta)))
+        centering = jnp.maximum(options.decrease, 1.0 - a)
+        mu_new = jnp.maximum(centering * jnp.maximum(gap, tol) / n_constraints, resolvable)
+        # Until phase II starts, its start: the central multipliers at mu0.
+        start_multipliers = central_multipliers(mu0, div_new, entropy_new, floor_new)
+        alpha_new = jnp.where(phase1, start_multipliers[0], alpha_new)
+        beta_new = jnp.where(phase1, start_multipliers[1], beta_new)
+        mu_new = jnp.where(phase1, mu0, mu_new)
+        # The end: the gap bound met and the Newton decrement below it too (or rounding stops
+        # progress, or ``final_steps`` more steps did not get there).
+        phase2 = ~phase1
+        # A gap above the tolerance that rounding keeps (mu at its resolvable floor) also ends
+        # the run, reported as not converged.
+        floor_gap = 2.0 * n_constraints * resolvable
+        small_gap = phase2 & (gap <= jnp.maximum(tol, floor_gap))
+        final_it = jnp.where(small_gap, st.final_iterations + 1, 0)
+        done = small_gap & step.ok & ((decrement <= options.final_center_tol * tol) | stuck
+                                      | (final_it > options.final_steps))
+        # A gap within 1e4 of the tolerance that stops halving (rounding on an ill-conditioned
+        # problem, typically 1e-9 relative against the 1e-10 asked for) ends the run after
+        # ``stall_steps`` steps, reported as not converged: the steps to max_iter would change
+        # nothing. (A larger gap may still be shrinking slowly; it keeps going.)
+        halved = gap <= 0.5 * st.reference_gap
+        reset = halved | phase1 | (gap > 1e4 * tol)
+        reference_gap = jnp.where(reset, gap, st.reference_gap)
+        stalled_it = jnp.where(reset, 0, st.stalled_iterations + 1)
+        done = done | (stalled_it >= options.stall_steps)
         reg_new = jnp.where(found, reg * 0.1, jnp.maximum(reg * 10.0, 1e-10))
         reg_new = jnp.where(reg_new < 1e-12, 0.0, reg_new)
         return _NewtonState(
-            s=s_new, w=w_new, mu=jnp.where(keep & ~last, mu * options.decrease, mu),
-            theta=theta_new, reg=reg_new, final_iterations=final_it,
-            iterations=st.iterations + 1, done=keep & last,
-            ok=st.ok & ~stalled & (found | centered | (reg_new < 1e12)),
-            centered_s=jnp.where(keep, s_new, st.centered_s),
-            centered_w=jnp.where(keep, w_new, st.centered_w),
-            centered_mu=jnp.where(keep, mu, st.centered_mu),
-            has_center=st.has_center | keep)
+            s=s_new, w=w_new, divergence=div_new, entropy=entropy_new, alpha=alpha_new,
+            beta=beta_new, mu=mu_new, theta=theta_new, reg=reg_new, final_iterations=final_it,
+            reference_gap=reference_gap, stalled_iterations=stalled_it,
+            iterations=st.iterations + 1, done=done, gap_met=done & (gap <= tol),
+            ok=st.ok & ~stalled & (found | (reg_new < 1e12)),
+            stepped=st.stepped | (phase2 & found))
 
     zero = jnp.zeros((), dtype)
-    init = _NewtonState(s=s, w=w, mu=mu0, theta=theta0, reg=zero, final_iterations=jnp.array(0),
-                        iterations=jnp.array(0), done=jnp.array(False), ok=feasible0,
-                        centered_s=s, centered_w=w, centered_mu=mu0, has_center=jnp.array(False))
+    alpha0, beta0 = central_multipliers(mu0, div0, entropy0, problem.delta)
+    init = _NewtonState(s=s, w=w, divergence=div0, entropy=entropy0, alpha=alpha0, beta=beta0,
+                        mu=mu0, theta=theta0, reg=zero, final_iterations=jnp.array(0),
+                        reference_gap=jnp.asarray(jnp.inf, dtype), stalled_iterations=jnp.array(0),
+                        iterations=jnp.array(0), done=jnp.array(False),
+                        gap_met=jnp.array(False), ok=feasible0,
+                        stepped=jnp.array(False))
     st = jax.lax.while_loop(cond, body, init)
     # When the Newton system breaks down at a tiny mu (a multiplier ~1e7 makes it ~1e19-scaled),
-    # return the last centered point: feasible, with exact multipliers, gap n * mu not reached.
-    fall_back = ~st.ok & st.has_center
-    s = jnp.where(fall_back, st.centered_s, st.s)
-    w = jnp.where(fall_back, st.centered_w, st.w)
-    mu = jnp.where(fall_back, st.centered_mu, st.mu)
-    ok, done, it, theta = st.ok | st.has_center, st.done & st.ok, st.iterations, st.theta
-
+    # the last accepted iterate is returned: strictly feasible, the gap bound not reached.
+    s, w, mu, theta = st.s, st.w, st.mu, st.theta
+    ok, done, it = st.ok | st.stepped, st.done & st.gap_met & st.ok, st.iterations
     expected, div, entropy = _stage_values(pk, problem, s, w)
-    dual = jnp.sum(expected) + _final_value(pk, problem.final, s[-1]) - n_constraints * mu
-    alpha = mu / (problem.eps - div)
-    beta = mu / (entropy + problem.delta) if entropy_floor else jnp.zeros((T,), dtype)
+    alpha = st.alpha
+    beta = st.beta if entropy_floor else jnp.zeros((T,), dtype)
+    gap = jnp.sum(alpha * (problem.eps - div)) + jnp.sum(beta * entropy_slack(entropy,
+                                                                               problem.delta))
+    dual = jnp.sum(expected) + _final_value(pk, problem.final, s[-1]) - gap
     policy = read_policy(pk, s, w)
     mx, X = jax.vmap(pk.unpack_state)(s)
     ok = ok & (theta == 0) & all_finite((policy, alpha, beta))  # theta > 0: no feasible start

@@ -17,8 +17,8 @@ where p_t is the block-descent guess of mu_t (Alg. 2; the circular dependency of
 (eq. 4.6) is g = E[V_0] - sum_t alpha_t (eps + 1); dg/dalpha_t = KL_t - eps (eq. 4.4c).
 
 Methods. The default ``method="newton"`` solves the update exactly as the convex program over
-state-action moments that it is (``lqgx.optimizers.moment_newton``: barrier method, Newton steps
-by Riccati passes) and returns the KKT multipliers alpha_t; the soft backward pass at those
+state-action moments that it is (``lqgx.optimizers.moment_newton``: primal-dual interior-point
+method, Newton steps by Riccati passes) and returns the KKT multipliers alpha_t; the soft backward pass at those
 multipliers with p = mu reproduces its policy, so it is the fixed point the thesis's schemes look
 for. The thesis's own schemes remain selectable: ``method="coordinate"`` is Alg. 4 (V held fixed,
 mu_t in closed form, eq. 4.9/4.10, one Newton/bisection solve per step) and ``method="block"`` is

@@ -37,7 +37,7 @@ def _check_against_oracle(res, oracle, divergence):
     assert bool(res.ok) and bool(res.converged)
     np.testing.assert_allclose(float(res.expected_cost), oracle["cost"], rtol=1e-7)
     np.testing.assert_allclose(np.asarray(divergence), oracle["kl"], atol=1e-6)
-    # multipliers: the barrier estimate vs Clarabel's duals (each ~1e-4 accurate)
+    # multipliers: the interior-point method's vs Clarabel's duals (Clarabel's ~1e-4 accurate)
     np.testing.assert_allclose(np.asarray(res.alpha), oracle["alpha"], rtol=2e-3, atol=1e-6)
 
 
@@ -61,7 +61,9 @@ def test_esaps_with_an_active_entropy_floor_matches_the_convex_program(problem, 
     np.testing.assert_allclose(beta, oracle["beta"], rtol=2e-3, atol=1e-6)
     entropy = np.asarray(res.entropy)
     assert np.all(entropy >= -delta - 1e-9)
-    assert (beta > 1e-6).any() and (beta < 1e-9).any()
+    # inactive floors: beta_t (H_t + delta_t) is at most the duality gap, whose tolerance
+    # 1e-10 (1 + |cost|) = 2e-9 puts those multipliers at ~1e-8 (active ones: 0.13-0.67)
+    assert (beta > 1e-6).any() and (beta < 1e-7).any()
     np.testing.assert_allclose(entropy[beta > 1e-6], -delta, atol=1e-8)
 
 
@@ -83,14 +85,14 @@ def test_soft_backward_pass_at_the_multipliers_reproduces_the_policy(problem, sa
     sol, _, _ = full_pass(SAPS, prepare(problem), res.alpha, 0 * res.alpha, traj.mean[:T],
                           traj.cov[:T])
     # t >= 1 only, to 1e-3: the policy is very sensitive to alpha (at t = 0, alpha_0 = 0.025, a
-    # 1e-3 relative change of alpha_0 moves K_0 by 37 %), and the barrier's multipliers are
+    # 1e-3 relative change of alpha_0 moves K_0 by 37 %), and the interior-point multipliers are
     # accurate to ~1e-5 relative (they vary with XLA's optimization level at that size).
     for field in ("K", "k", "cov"):
         np.testing.assert_allclose(np.asarray(getattr(sol.policy, field))[1:],
                                    np.asarray(getattr(res.policy, field))[1:], rtol=2e-3,
                                    atol=1e-3)
     # strong duality: the thesis's dual (eq. 4.6) at these multipliers equals the cost, and so
-    # does the barrier's dual bound that the update reports
+    # does the interior-point dual bound that the update reports
     np.testing.assert_allclose(float(thesis_dual(SAPS, problem, res, EPS)),
                                float(res.expected_cost), rtol=1e-6)
     np.testing.assert_allclose(float(res.dual), float(res.expected_cost), rtol=1e-8)
@@ -136,7 +138,8 @@ def test_huge_eps_gives_the_max_entropy_lqg_optimum_at_temperature_beta(problem,
 @pytest.mark.parametrize("entropy_floor", [False, True])
 def test_closed_form_stage_derivatives_equal_autodiff(reference, entropy_floor):
     """``_stage_derivatives`` (the Newton system) against jax.grad / jax.hessian of the barrier
-    stage value at a random strictly feasible point (n=3, m=2: every coordinate kind occurs)."""
+    stage value at a random strictly feasible point (n=3, m=2: every coordinate kind occurs),
+    and its primal-dual form against the Lagrangian's."""
     from lqgx.optimizers import moment_newton as mn
 
     pb = random_problem(T=2, n=3, m=2, seed=7)
@@ -158,8 +161,31 @@ def test_closed_form_stage_derivatives_equal_autodiff(reference, entropy_floor):
     value = lambda z: mn._barrier_stage(pk, data, eps, delta, weight, mu,  # noqa: E731
                                         z[:pk.state_size], z[pk.state_size:])
     z = jnp.concatenate([s, w])
-    grad, hess = mn._stage_derivatives(pk, data, eps, delta, weight, mu, s, w)
+    derivatives = mn._stage_derivatives(pk, data, eps, delta, weight, mu, s, w)
+    grad, hess = derivatives.grad, derivatives.hess
     np.testing.assert_allclose(np.asarray(grad), np.asarray(jax.grad(value)(z)),
                                rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(np.asarray(hess), np.asarray(jax.hessian(value)(z)),
+                               rtol=1e-9, atol=1e-9)
+
+    # The primal-dual model at multipliers off the central path: the barrier's gradient, and the
+    # Hessian of the Lagrangian weight * E[cost] + alpha D - beta H plus the condensed
+    # complementarity (alpha / slack) grad D grad D^T + (beta / slack) grad H grad H^T.
+    alpha, beta = 0.9, (0.35 if entropy_floor else None)
+    primal_dual = mn._stage_derivatives(pk, data, eps, delta, weight, mu, s, w, alpha, beta)
+    terms = lambda z: mn._stage_terms(pk, data, z[:pk.state_size], z[pk.state_size:])  # noqa: E731
+    lagrangian = lambda z: (weight * terms(z)[0] + alpha * terms(z)[1]  # noqa: E731
+                            - (beta * terms(z)[2] if entropy_floor else 0.0))
+    grad_div = jax.grad(lambda z: terms(z)[1])(z)
+    expected_hess = jax.hessian(lagrangian)(z) + alpha / 0.7 * jnp.outer(grad_div, grad_div)
+    if entropy_floor:
+        grad_ent = jax.grad(lambda z: terms(z)[2])(z)
+        expected_hess = expected_hess + beta / 0.4 * jnp.outer(grad_ent, grad_ent)
+        np.testing.assert_allclose(np.asarray(primal_dual.ent_grad), np.asarray(grad_ent),
+                                   rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(primal_dual.grad), np.asarray(grad), rtol=1e-12,
+                               atol=1e-12)
+    np.testing.assert_allclose(np.asarray(primal_dual.div_grad), np.asarray(grad_div),
+                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(primal_dual.hess), np.asarray(expected_hess),
                                rtol=1e-9, atol=1e-9)
