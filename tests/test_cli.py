@@ -148,6 +148,20 @@ def test_python_m_lists_systems():
     assert {"pendulum", "cartpole", "double_pendulum"} <= set(proc.stdout.split())
 
 
+def test_jaxmarl_environments_are_made_without_import_noise():
+    # jaxmarl prints "Importing submoduled environments..." on import, and its MABrax module
+    # resets sys.stdout to sys.__stdout__ (undoing a plain redirect); a fresh interpreter shows
+    # whether any of it reaches the user
+    code = ("from lqgx.ddpl.envs import make; "
+            "print(make('mpe-simple-reference').num_agents, make('smax-3s_vs_5z').num_agents); "
+            "import sys; assert sys.stdout is sys.__stdout__")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["2", "3"]
+    assert "ubmoduled" not in proc.stdout + proc.stderr
+
+
 def test_mpc_user_mistakes(run, tmp_path):
     assert_user_error(run("mpc", "pendulum", "--solver", "lqr"), "'lqr'", "ilqg")
     assert_user_error(run("mpc", "pendulum", "--eps", "0.1"), "--eps", "ilqg")

@@ -10,13 +10,14 @@
 
 Shared reward = mean over agents of JaxMARL's per-agent rewards. JaxMARL auto-resets on
 ``done["__all__"]``. Importing jaxmarl prints a harmless "submoduled environments" notice, which
-is silenced here.
+is silenced here (``_quiet``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -24,8 +25,24 @@ import jax.numpy as jnp
 from lqgx.ddpl.envs.base import global_observation
 
 
+@contextlib.contextmanager
+def _quiet():
+    """Swallow what importing jaxmarl prints ("Importing submoduled environments...").
+
+    ``contextlib.redirect_stdout`` is not enough: jaxmarl's MABrax module silences brax's import
+    and then "restores" ``sys.stdout = sys.__stdout__``, which undoes any redirect around it. So
+    ``sys.__stdout__`` / ``sys.__stderr__`` point at the sink too while jaxmarl is imported."""
+    sink = io.StringIO()
+    saved = sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__
+    sys.stdout = sys.stderr = sys.__stdout__ = sys.__stderr__ = sink
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__ = saved
+
+
 def _import_jaxmarl():
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with _quiet():
         import jaxmarl
         from jaxmarl.environments.smax import map_name_to_scenario
     return jaxmarl, map_name_to_scenario
