@@ -277,13 +277,11 @@ def _in_z(pk: _Packing, mean_part, cov_part):
 @pytree_dataclass
 class _StageDerivatives:
     """Gradient ``grad[Z]`` and Hessian ``hess[Z, Z]`` of one step's Newton model, and what the
-    multiplier step needs: the slacks ``div_slack = eps - D``, ``ent_slack = H + delta`` (1
-    without a floor) and the constraint gradients ``div_grad = dD/dz``, ``ent_grad = dH/dz``."""
+    multiplier step needs: the constraint gradients ``div_grad = dD/dz``, ``ent_grad = dH/dz``
+    (zeros without a floor)."""
 
     grad: jax.Array
     hess: jax.Array
-    div_slack: jax.Array
-    ent_slack: jax.Array
     div_grad: jax.Array
     ent_grad: jax.Array
 
@@ -338,9 +336,7 @@ def _stage_derivatives(pk: _Packing, problem_t, eps, delta, weight, mu, s, w, al
     s_curv, x_curv = a_div * div_s_curv, a_div * div_x_curv
     rank_one = (a_div / div_slack) * jnp.outer(grad_div, grad_div)
     grad_ent = jnp.zeros_like(grad_div)
-    if delta is None:
-        ent_slack = jnp.ones((), S.dtype)
-    else:
+    if delta is not None:
         entropy = 0.5 * (log_det_S - log_det_X) + 0.5 * m * _LOG_2PI_E
         ent_slack = entropy + delta if ent_slack is None else ent_slack
         c_ent = mu / ent_slack
@@ -357,8 +353,7 @@ def _stage_derivatives(pk: _Packing, problem_t, eps, delta, weight, mu, s, w, al
             .at[np.ix_(pk.mean_z, pk.mean_z)].set(weight * C + a_div * div_mean_hess)
             .at[np.ix_(pk.cov_z, pk.cov_z)].set(cov_hess)) + rank_one
     return _StageDerivatives(grad=_in_z(pk, mean_grad, cov_grad), hess=symmetrize(hess),
-                             div_slack=div_slack, ent_slack=ent_slack, div_grad=grad_div,
-                             ent_grad=grad_ent)
+                             div_grad=grad_div, ent_grad=grad_ent)
 
 
 def _final_value(pk, final, s):
